@@ -1,0 +1,1 @@
+"""MI command handlers, one module per OpenSIPS module; importing a module registers them."""

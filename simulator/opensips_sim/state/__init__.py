@@ -1,0 +1,1 @@
+"""State parts: plain classes, one per OpenSIPS module, no aiohttp."""

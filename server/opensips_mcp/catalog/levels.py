@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from enum import Enum
+from enum import StrEnum
 
 
-class AccessLevel(str, Enum):
+class AccessLevel(StrEnum):
     """Ordered access levels. ``read`` < ``write`` < ``destructive`` < ``admin``."""
 
     READ = "read"

@@ -1,0 +1,66 @@
+"""Catalog errors. Each has an actionable ``message`` for the agent.
+
+::
+
+    CatalogError (ValueError)
+     ├── UnknownCommand        the name is not a real MI command (with close real names)
+     ├── NoMatchingRecipe      the params match none of the command's recipes (with the valid ones)
+     ├── InvalidParamsShape    params are neither an object, an array nor omitted
+     └── CarriedCommandError   cluster_send_mi / cluster_broadcast_mi carry something unusable
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .model import CatalogEntry
+
+
+class CatalogError(ValueError):
+    """A call the catalog cannot resolve; ``message`` says what to do instead."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class UnknownCommand(CatalogError):
+    """``command`` is not an OpenSIPS MI command."""
+
+    def __init__(self, command: str, suggestions: Sequence[str]) -> None:
+        hint = (
+            f" Did you mean: {', '.join(suggestions)}?"
+            if suggestions
+            else " Use mi_list_commands to see the commands you may run."
+        )
+        super().__init__(f"Unknown MI command {command!r}.{hint}")
+        self.command = command
+        self.suggestions = list(suggestions)
+
+
+class NoMatchingRecipe(CatalogError):
+    """The given parameter names match none of the command's recipes."""
+
+    def __init__(self, entry: CatalogEntry, given: Sequence[str], positional: bool) -> None:
+        shown = f"{len(given)} positional params" if positional else "{" + ", ".join(given) + "}"
+        super().__init__(
+            f"{entry.name} does not accept the parameters {shown}. "
+            f"Valid parameter sets (exactly one of): {entry.recipes_text()}."
+        )
+        self.entry = entry
+        self.given = list(given)
+
+
+class InvalidParamsShape(CatalogError):
+    """``params`` must be an object (named), an array (positional) or omitted."""
+
+    def __init__(self, got: str) -> None:
+        super().__init__(
+            f"params must be an object of named parameters (or an array, or omitted), not {got}."
+        )
+
+
+class CarriedCommandError(CatalogError):
+    """A command carried by ``cluster_send_mi``/``cluster_broadcast_mi`` cannot be resolved."""

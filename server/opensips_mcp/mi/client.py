@@ -1,0 +1,164 @@
+"""`MIClient`: MI calls with the retry policy of their access level."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from dataclasses import dataclass
+from types import TracebackType
+from typing import Any, Self
+
+from opensips_mcp.catalog.levels import AccessLevel
+from opensips_mcp.mi.backoff import UniformSource, backoff_delay
+from opensips_mcp.mi.errors import (
+    MIConnectionError,
+    MIError,
+    MIHTTPError,
+    MIOutcomeUnknown,
+    MIProtocolError,
+    MITimeoutError,
+    command_error,
+)
+from opensips_mcp.mi.exchange import AttemptFailed, Exchange, StatusAnswer
+from opensips_mcp.mi.jsonrpc import IdSequence, Params, ReplyError, encode_request
+from opensips_mcp.mi.settings import MISettings
+
+__all__ = ["MIClient", "MIResponse"]
+
+logger = logging.getLogger("opensips_mcp.mi")
+
+
+@dataclass(frozen=True, slots=True)
+class MIResponse:
+    """A successful MI call."""
+
+    result: Any
+    """The JSON-RPC ``result`` value."""
+    attempts: int
+    """HTTP requests sent for this call (each may have reached the server)."""
+    elapsed: float
+    """Seconds from the call to its answer, backoff included."""
+
+
+class MIClient:
+    """Async JSON-RPC client for the OpenSIPS MI endpoint (``mi_http``).
+
+    Safe to share between tasks. Use as ``async with MIClient(settings) as mi`` or call
+    `close` when done. ``rng`` is the random source of the backoff jitter.
+    """
+
+    def __init__(self, settings: MISettings, *, rng: UniformSource | None = None) -> None:
+        self.settings = settings
+        self._rng: UniformSource = rng if rng is not None else random.Random()
+        self._ids = IdSequence()
+        self._exchange = Exchange(settings)
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    async def close(self) -> None:
+        """Close the connection pool. The client cannot be used afterwards."""
+        await self._exchange.close()
+
+    async def call(self, method: str, params: Params = None, *, level: AccessLevel) -> MIResponse:
+        """Run MI command ``method`` and return its result.
+
+        ``params``: a mapping (named), a sequence (positional) or None (no ``params``).
+        ``level``: the access level of this (command, recipe); only ``read`` calls are
+        re-sent after a request reached the server without a usable answer.
+
+        Raises a `MIError` subclass (see the package docstring). A request that was not
+        sent is retried at any level; a JSON-RPC error or 3xx/4xx status is an answer and
+        is never retried; a non-read request that reached the server and got no usable
+        answer raises `MIOutcomeUnknown` at once, without a second request.
+        """
+        settings = self.settings
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        deadline = started + settings.total_timeout
+        sent = 0
+        last: AttemptFailed | None = None
+        for retry in range(settings.max_attempts):
+            if retry:
+                assert last is not None
+                delay = backoff_delay(
+                    retry - 1, base=settings.backoff_base, cap=settings.backoff_max, rng=self._rng
+                )
+                if loop.time() + delay >= deadline:
+                    break
+                logger.debug(
+                    "mi %s: attempt %d failed (%s), retry in %.3fs",
+                    method,
+                    retry,
+                    last.cause,
+                    delay,
+                )
+                await asyncio.sleep(delay)
+            request_id = self._ids.next()
+            body = encode_request(method, params, request_id)
+            try:
+                answer = await self._exchange.send(body, request_id, deadline)
+            except AttemptFailed as failure:
+                if failure.sent:
+                    sent += 1
+                    if not level.is_read:
+                        logger.warning(
+                            "mi %s (%s): outcome unknown (%s)", method, level, failure.cause
+                        )
+                        raise _unknown(method, failure, sent) from failure
+                last = failure
+                if failure.cause == "deadline":
+                    break
+                continue
+            sent += 1
+            elapsed = loop.time() - started
+            if isinstance(answer, StatusAnswer):
+                raise MIHTTPError(
+                    f"{method}: HTTP {answer.status} from the MI endpoint",
+                    method=method,
+                    attempts=sent,
+                    status=answer.status,
+                )
+            if isinstance(answer, ReplyError):
+                raise command_error(
+                    answer.code, answer.message, answer.data, method=method, attempts=sent
+                )
+            logger.debug("mi %s: ok in %.3fs after %d request(s)", method, elapsed, sent)
+            return MIResponse(result=answer.result, attempts=sent, elapsed=elapsed)
+        if last is None:
+            # max_attempts >= 1 and every loop pass either returns, raises or sets last.
+            raise AssertionError("no attempt was made")
+        raise _exhausted(method, last, sent)
+
+
+def _unknown(method: str, failure: AttemptFailed, sent: int) -> MIOutcomeUnknown:
+    return MIOutcomeUnknown(
+        f"{method} was sent but no usable answer came back ({failure}): it may or may not "
+        "have been applied. Check the current state before trying again.",
+        method=method,
+        attempts=sent,
+        cause=failure.cause,
+        status=failure.status,
+    )
+
+
+def _exhausted(method: str, last: AttemptFailed, sent: int) -> MIError:
+    """The error for a call that ran out of attempts or time; ``last`` is its last failure."""
+    cause = last.cause
+    text = f"{method}: no answer from the MI endpoint ({last}) after {sent} request(s) sent"
+    if cause in ("read_timeout", "deadline"):
+        return MITimeoutError(text, method=method, attempts=sent, cause=cause)
+    if last.status is not None:
+        return MIHTTPError(text, method=method, attempts=sent, status=last.status)
+    if cause in ("truncated", "malformed", "not_jsonrpc", "wrong_id"):
+        return MIProtocolError(text, method=method, attempts=sent, cause=cause)
+    return MIConnectionError(text, method=method, attempts=sent, cause=cause)

@@ -1,0 +1,160 @@
+"""The MI client's errors (the tree is drawn in the package docstring).
+
+Every error says which MI ``method`` it concerns and how many HTTP requests were
+``attempts`` (sent, so they may have reached the server). For a call at a level other
+than ``read``, exactly one error means "it may have been applied": `MIOutcomeUnknown`.
+Every other error of such a call means the server answered with an error, or nothing
+was sent at all.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = [
+    "MICommandError",
+    "MICommandNotFound",
+    "MIConnectionError",
+    "MIError",
+    "MIHTTPError",
+    "MIInvalidParams",
+    "MIOutcomeUnknown",
+    "MIProtocolError",
+    "MITimeoutError",
+]
+
+
+class MIError(Exception):
+    """Root of every error the MI client raises."""
+
+    def __init__(self, message: str, *, method: str, attempts: int) -> None:
+        super().__init__(message)
+        self.method = method
+        self.attempts = attempts
+
+
+class MIConnectionError(MIError):
+    """Nothing was changed: no request reached the server, or a read lost its connection.
+
+    ``cause`` is one of ``"refused"`` (could not connect), ``"connect_timeout"``,
+    ``"pool_timeout"`` (no free in-flight slot or pooled connection in time): nothing
+    was sent. For ``read`` calls only, ``"reset"`` means the connection broke before a
+    reply on every attempt (a read changes nothing, so nothing was applied either).
+    """
+
+    def __init__(self, message: str, *, method: str, attempts: int, cause: str) -> None:
+        super().__init__(message, method=method, attempts=attempts)
+        self.cause = cause
+
+
+class MITimeoutError(MIError):
+    """The call ran out of time.
+
+    ``cause`` is ``"read_timeout"`` (no reply within ``read_timeout`` on the last
+    attempt) or ``"deadline"`` (``total_timeout`` passed). Raised for a write only when
+    none of its requests was sent (``attempts == 0``): once a write is sent, running out
+    of time makes it `MIOutcomeUnknown`.
+    """
+
+    def __init__(self, message: str, *, method: str, attempts: int, cause: str) -> None:
+        super().__init__(message, method=method, attempts=attempts)
+        self.cause = cause
+
+
+class MIOutcomeUnknown(MIError):
+    """A write (``write``/``destructive``/``admin``) was sent once and got no usable answer.
+
+    It may or may not have been applied: check the state before trying again. The
+    client never re-sends such a request, so ``attempts`` is always 1.
+
+    ``cause`` says what went wrong after sending: ``"read_timeout"``, ``"deadline"``,
+    ``"reset"`` (connection closed or reset before a whole reply), ``"http_5xx"``,
+    ``"http_status"`` (another non-200, non-error status such as 202), ``"truncated"``
+    (body shorter than announced), ``"malformed"`` (not JSON), ``"not_jsonrpc"``,
+    ``"wrong_id"``.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        method: str,
+        attempts: int,
+        cause: str,
+        status: int | None = None,
+    ) -> None:
+        super().__init__(message, method=method, attempts=attempts)
+        self.cause = cause
+        self.status = status
+
+
+class MIProtocolError(MIError):
+    """A read's reply could not be understood on every attempt.
+
+    ``cause`` is ``"truncated"``, ``"malformed"`` (body is not JSON), ``"not_jsonrpc"``
+    (JSON, but not a JSON-RPC 2.0 response) or ``"wrong_id"`` (answer to another request).
+    """
+
+    def __init__(self, message: str, *, method: str, attempts: int, cause: str) -> None:
+        super().__init__(message, method=method, attempts=attempts)
+        self.cause = cause
+
+
+class MIHTTPError(MIError):
+    """The server replied with an HTTP status other than 200 and no JSON-RPC answer.
+
+    A 3xx/4xx status is an answer (the request was refused, not run) and is never
+    retried, at any level. A 5xx (or other 2xx) status is raised only for reads, after
+    the retries are used up; for a write it is `MIOutcomeUnknown`.
+    """
+
+    def __init__(self, message: str, *, method: str, attempts: int, status: int) -> None:
+        super().__init__(message, method=method, attempts=attempts)
+        self.status = status
+
+
+class MICommandError(MIError):
+    """OpenSIPS answered with a JSON-RPC ``error`` object: an answer, never retried.
+
+    ``code``, ``message`` and ``data`` are the error object's members. Module failures
+    use HTTP-like codes (``404`` "Requested Dialog not found", ``500`` ...).
+    """
+
+    def __init__(
+        self,
+        code: int,
+        message: str,
+        data: Any = None,
+        *,
+        method: str,
+        attempts: int,
+    ) -> None:
+        text = f"{method}: error {code}: {message}"
+        if data is not None:
+            text = f"{text} ({data})"
+        super().__init__(text, method=method, attempts=attempts)
+        self.code = code
+        self.message = message
+        self.data = data
+
+
+class MICommandNotFound(MICommandError):
+    """JSON-RPC ``-32601``: the server does not offer this MI command."""
+
+
+class MIInvalidParams(MICommandError):
+    """JSON-RPC ``-32602``: the parameter names or values match none of the command's recipes."""
+
+
+def command_error(
+    code: int, message: str, data: Any, *, method: str, attempts: int
+) -> MICommandError:
+    """The `MICommandError` subclass for a JSON-RPC error ``code``."""
+    cls: type[MICommandError] = _BY_CODE.get(code, MICommandError)
+    return cls(code, message, data, method=method, attempts=attempts)
+
+
+_BY_CODE: dict[int, type[MICommandError]] = {
+    -32601: MICommandNotFound,
+    -32602: MIInvalidParams,
+}

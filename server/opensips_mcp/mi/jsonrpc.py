@@ -1,0 +1,122 @@
+"""JSON-RPC 2.0 framing for OpenSIPS MI: request bytes out, reply bytes in. No I/O here."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, TypeAlias
+
+__all__ = [
+    "MAX_ID",
+    "IdSequence",
+    "Params",
+    "ReplyError",
+    "ReplyProblem",
+    "ReplyResult",
+    "decode_reply",
+    "encode_request",
+]
+
+# OpenSIPS echoes ids >= 2**31 as 2147483647, so larger ids could not be matched.
+MAX_ID = 2**31 - 1
+
+Params: TypeAlias = Mapping[str, Any] | Sequence[Any] | None
+
+
+class IdSequence:
+    """Increasing request ids ``start, start+1, ... MAX_ID, 1, 2, ...``."""
+
+    def __init__(self, start: int = 1) -> None:
+        if not 1 <= start <= MAX_ID:
+            raise ValueError(f"start must be in [1, {MAX_ID}], got {start}")
+        self._next = start
+
+    def next(self) -> int:
+        """The next id to use."""
+        current = self._next
+        self._next = 1 if current >= MAX_ID else current + 1
+        return current
+
+
+def encode_request(method: str, params: Params, request_id: int) -> bytes:
+    """The JSON body of one MI request, as bytes.
+
+    ``params`` None omits the member; a mapping gives named parameters, any other
+    sequence positional ones. Raises `TypeError` for a ``str``/``bytes`` ``params`` or
+    values JSON cannot hold, `ValueError` for NaN or infinities.
+    """
+    request: dict[str, Any] = {"jsonrpc": "2.0", "method": method}
+    if params is not None:
+        if isinstance(params, Mapping):
+            request["params"] = dict(params)
+        elif isinstance(params, str | bytes | bytearray) or not isinstance(params, Sequence):
+            raise TypeError(f"params must be a mapping, a sequence or None, not {type(params)}")
+        else:
+            request["params"] = list(params)
+    request["id"] = request_id
+    return json.dumps(request, separators=(",", ":"), allow_nan=False).encode("ascii")
+
+
+@dataclass(frozen=True, slots=True)
+class ReplyResult:
+    """A successful JSON-RPC reply: its ``result`` member."""
+
+    result: Any
+
+
+@dataclass(frozen=True, slots=True)
+class ReplyError:
+    """A JSON-RPC reply carrying an ``error`` object."""
+
+    code: int
+    message: str
+    data: Any = None
+
+
+class ReplyProblem(Exception):
+    """The body is not a JSON-RPC reply to our request.
+
+    ``kind`` is ``"malformed"`` (not JSON), ``"not_jsonrpc"`` or ``"wrong_id"``.
+    """
+
+    def __init__(self, kind: str, detail: str) -> None:
+        super().__init__(f"{kind}: {detail}")
+        self.kind = kind
+
+
+def decode_reply(body: bytes, request_id: int) -> ReplyResult | ReplyError:
+    """Decode the body of an HTTP 200 reply to the request with ``request_id``.
+
+    An ``error`` reply with ``"id": null`` is accepted: JSON-RPC uses it when the server
+    could not read the request's id (parse error, invalid request).
+    """
+    try:
+        reply = json.loads(body)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ReplyProblem("malformed", f"body is not JSON ({exc.__class__.__name__})") from exc
+    if not isinstance(reply, dict) or reply.get("jsonrpc") != "2.0":
+        raise ReplyProblem("not_jsonrpc", "not a JSON-RPC 2.0 object")
+    has_result, has_error = "result" in reply, "error" in reply
+    if has_result == has_error:
+        raise ReplyProblem("not_jsonrpc", "needs exactly one of 'result' and 'error'")
+    reply_id = reply.get("id")
+    id_matches = _is_int(reply_id) and reply_id == request_id
+    if has_result:
+        if not id_matches:
+            raise ReplyProblem("wrong_id", f"reply id {reply_id!r}, request id {request_id}")
+        return ReplyResult(reply["result"])
+    if not (id_matches or reply_id is None):
+        raise ReplyProblem("wrong_id", f"reply id {reply_id!r}, request id {request_id}")
+    error = reply["error"]
+    if not (
+        isinstance(error, dict)
+        and _is_int(error.get("code"))
+        and isinstance(error.get("message"), str)
+    ):
+        raise ReplyProblem("not_jsonrpc", "'error' is not an object with code and message")
+    return ReplyError(error["code"], error["message"], error.get("data"))
+
+
+def _is_int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)

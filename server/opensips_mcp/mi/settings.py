@@ -1,0 +1,63 @@
+"""Settings of the MI client: one frozen object, built once by the caller."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+__all__ = ["MISettings"]
+
+
+@dataclass(frozen=True, slots=True)
+class MISettings:
+    """Where the MI endpoint is and how patiently to talk to it.
+
+    All durations are in seconds. Nothing here is read from the environment: the entry
+    point builds this object and hands it to `MIClient`.
+
+    * ``connect_timeout``: to get an in-flight slot, a pooled connection and connect.
+      Running out of it counts as "not sent" (safe to retry at any level).
+    * ``read_timeout``: from the request being sent to its reply, and between the reply's
+      chunks.
+    * ``total_timeout``: deadline of one whole call, backoff sleeps included.
+    * ``pool_size``: keep-alive connections kept open at most.
+    * ``max_in_flight``: requests in flight at most (others wait for a slot).
+    * ``max_attempts``: tries per call, counting the first one.
+    * ``backoff_base``, ``backoff_max``: full-jitter backoff; the n-th retry (n = 0, 1, ...)
+      sleeps ``uniform(0, min(backoff_max, backoff_base * 2**n))``.
+    * ``keepalive_timeout``: an idle pooled connection is closed by the client after this
+      long. Keep it below the server's idle timeout (30 s on OpenSIPS), so that a request
+      rarely meets a connection the server is closing at that moment.
+    """
+
+    url: str
+    connect_timeout: float = 2.0
+    read_timeout: float = 10.0
+    total_timeout: float = 30.0
+    pool_size: int = 8
+    max_in_flight: int = 32
+    max_attempts: int = 3
+    backoff_base: float = 0.05
+    backoff_max: float = 1.0
+    keepalive_timeout: float = 15.0
+
+    def __post_init__(self) -> None:
+        if not self.url.startswith(("http://", "https://")):
+            raise ValueError(f"MI url must be http:// or https://, got {self.url!r}")
+        positive = {
+            "connect_timeout": self.connect_timeout,
+            "read_timeout": self.read_timeout,
+            "total_timeout": self.total_timeout,
+            "keepalive_timeout": self.keepalive_timeout,
+            "pool_size": self.pool_size,
+            "max_in_flight": self.max_in_flight,
+            "max_attempts": self.max_attempts,
+        }
+        for name, value in positive.items():
+            if not value > 0:
+                raise ValueError(f"{name} must be > 0, got {value!r}")
+        for name, value in {
+            "backoff_base": self.backoff_base,
+            "backoff_max": self.backoff_max,
+        }.items():
+            if not value >= 0:
+                raise ValueError(f"{name} must be >= 0, got {value!r}")

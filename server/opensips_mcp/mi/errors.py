@@ -36,9 +36,10 @@ class MIError(Exception):
 class MIConnectionError(MIError):
     """Nothing was changed: no request reached the server, or a read lost its connection.
 
-    ``cause`` is one of ``"refused"`` (could not connect), ``"connect_timeout"``,
-    ``"pool_timeout"`` (no free in-flight slot or pooled connection in time): nothing
-    was sent. For ``read`` calls only, ``"reset"`` means the connection broke before a
+    ``cause`` is one of ``"refused"``, ``"connect_error"`` (could not connect),
+    ``"connect_timeout"``, ``"pool_timeout"`` (no free in-flight slot in time),
+    ``"stale_connection"`` (a pooled connection closed by the server refused the write):
+    nothing was sent. For ``read`` calls only, ``"reset"`` means the connection broke before a
     reply on every attempt (a read changes nothing, so nothing was applied either).
     """
 

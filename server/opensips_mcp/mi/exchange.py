@@ -23,6 +23,9 @@ from opensips_mcp.mi.settings import MISettings
 
 __all__ = ["AttemptFailed", "Exchange", "StatusAnswer"]
 
+# aiohttp's message when a write meets a closing transport (nothing is written then).
+_CLOSING_TRANSPORT = "Cannot write to closing transport"
+
 _HEADERS = {"Content-Type": "application/json", "Accept": "application/json"}
 
 
@@ -160,6 +163,8 @@ class Exchange:
                 trace_request_ctx=mark,
             )
         except (aiohttp.ClientError, OSError) as exc:
+            if _refused_before_writing(exc):
+                raise AttemptFailed("stale_connection", sent=False) from exc
             raise _failure(exc, sent=mark.sent) from exc
         try:
             status = response.status
@@ -183,6 +188,24 @@ class Exchange:
             return decode_reply(payload, request_id)
         except ReplyProblem as exc:
             raise AttemptFailed(exc.kind, sent=True) from exc
+
+
+def _refused_before_writing(exc: BaseException) -> bool:
+    """True if aiohttp refused to write the request because the connection was closing.
+
+    This happens when a pooled keep-alive connection is closed by the server between
+    being taken from the pool and being written to. The whole request (headers and
+    body) goes out in one write, so when that write is refused no byte has left. Any
+    other failure after sending started counts as sent.
+    """
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, aiohttp.ClientConnectionResetError) and (
+            str(seen) == _CLOSING_TRANSPORT
+        ):
+            return True
+        seen = seen.__cause__
+    return False
 
 
 def _failure(exc: BaseException, *, sent: bool) -> AttemptFailed:

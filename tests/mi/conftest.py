@@ -1,0 +1,55 @@
+"""Fixtures for MI client tests: raw servers on 127.0.0.1 port 0, and fast clients."""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+import pytest
+from opensips_mcp.mi import MIClient, MISettings
+
+from .rawserver import Handler, RawMIServer, answer_ok
+
+FAST: dict[str, Any] = {
+    "connect_timeout": 0.5,
+    "read_timeout": 0.3,
+    "total_timeout": 3.0,
+    "max_attempts": 3,
+    "backoff_base": 0.01,
+    "backoff_max": 0.02,
+}
+
+ServerFactory = Callable[..., Awaitable[RawMIServer]]
+ClientFactory = Callable[..., MIClient]
+
+
+@pytest.fixture
+async def make_server() -> AsyncIterator[ServerFactory]:
+    """Start raw servers (handler given per test); all are stopped at the end."""
+    servers: list[RawMIServer] = []
+
+    async def make(handler: Handler = answer_ok, sock: socket.socket | None = None) -> RawMIServer:
+        server = RawMIServer(handler)
+        await server.start(sock)
+        servers.append(server)
+        return server
+
+    yield make
+    for server in servers:
+        await server.stop()
+
+
+@pytest.fixture
+async def make_client() -> AsyncIterator[ClientFactory]:
+    """Clients with small timeouts (overridable); all are closed at the end."""
+    clients: list[MIClient] = []
+
+    def make(url: str, rng: Any = None, **overrides: Any) -> MIClient:
+        client = MIClient(MISettings(url=url, **{**FAST, **overrides}), rng=rng)
+        clients.append(client)
+        return client
+
+    yield make
+    for client in clients:
+        await client.close()

@@ -1,0 +1,199 @@
+"""Every failure the agent can see, as a ``ToolError`` whose text says what to do next.
+
+The text always starts with a stable code and a colon, e.g.
+``permission_denied: 'ds_set_state' with parameters ... is a write action; ...``.
+Clients and tests match the code; people read the rest. Codes:
+
+==================== ==================================================================
+``unknown_command``   not a real MI command (close real names suggested)
+``no_matching_recipe`` the params fit none of the command's recipes (valid ones listed)
+``invalid_params``    params are neither object, array nor omitted; or OpenSIPS said -32602
+``carried_command``   cluster_send_mi / cluster_broadcast_mi carry something unusable
+``permission_denied`` the role may not run this recipe (level needed and role given)
+``not_available``     the live OpenSIPS does not offer the command (module not loaded)
+``opensips_error``    OpenSIPS answered with an error (its code and message)
+``outcome_unknown``   a write was sent and no answer came: it may have been applied
+``unreachable``       nothing was sent: OpenSIPS could not be reached
+``timeout``           no answer in time (a read; or a write that was never sent)
+``bad_response``      OpenSIPS answered something that is not a usable MI reply
+``audit_failed``      the audit record of a write could not be stored
+``internal_error``    a bug in this server (logged server-side; no details leak)
+==================== ==================================================================
+
+Nothing else reaches the agent: no tracebacks, no exception text of other libraries.
+"""
+
+from __future__ import annotations
+
+import json
+from enum import StrEnum
+from typing import Any
+
+from mcp.server.mcpserver.exceptions import ToolError
+
+from opensips_mcp.catalog import (
+    CarriedCommandError,
+    CatalogEntry,
+    CatalogError,
+    InvalidParamsShape,
+    NoMatchingRecipe,
+    UnknownCommand,
+)
+from opensips_mcp.gate import Decision
+from opensips_mcp.mi import (
+    MICommandError,
+    MICommandNotFound,
+    MIConnectionError,
+    MIError,
+    MIHTTPError,
+    MIInvalidParams,
+    MIOutcomeUnknown,
+    MIProtocolError,
+    MITimeoutError,
+)
+
+
+class ErrorCode(StrEnum):
+    """The stable first word of every error text (see the module docstring)."""
+
+    UNKNOWN_COMMAND = "unknown_command"
+    NO_MATCHING_RECIPE = "no_matching_recipe"
+    INVALID_PARAMS = "invalid_params"
+    CARRIED_COMMAND = "carried_command"
+    PERMISSION_DENIED = "permission_denied"
+    NOT_AVAILABLE = "not_available"
+    OPENSIPS_ERROR = "opensips_error"
+    OUTCOME_UNKNOWN = "outcome_unknown"
+    UNREACHABLE = "unreachable"
+    TIMEOUT = "timeout"
+    BAD_RESPONSE = "bad_response"
+    AUDIT_FAILED = "audit_failed"
+    INTERNAL_ERROR = "internal_error"
+
+
+class MCPToolError(ToolError):
+    """A ``ToolError`` that carries its :class:`ErrorCode` for the audit trail."""
+
+    def __init__(self, code: ErrorCode, message: str) -> None:
+        super().__init__(f"{code}: {message}")
+        self.code = code
+        self.text = message
+
+
+def tool_error(code: ErrorCode, message: str) -> MCPToolError:
+    """Build the ``ToolError`` the agent will see."""
+    return MCPToolError(code, message)
+
+
+def denied(decision: Decision) -> MCPToolError:
+    """The error for a call the gate refused."""
+    return tool_error(ErrorCode.PERMISSION_DENIED, decision.explain())
+
+
+def from_catalog_error(exc: CatalogError) -> MCPToolError:
+    """The error for a call the catalog could not resolve."""
+    if isinstance(exc, UnknownCommand):
+        return tool_error(ErrorCode.UNKNOWN_COMMAND, exc.message)
+    if isinstance(exc, NoMatchingRecipe):
+        return tool_error(
+            ErrorCode.NO_MATCHING_RECIPE,
+            f"{exc.message} Call it again with exactly one of these parameter sets "
+            f"(mi_describe_command shows what each one does).",
+        )
+    if isinstance(exc, InvalidParamsShape):
+        return tool_error(ErrorCode.INVALID_PARAMS, exc.message)
+    if isinstance(exc, CarriedCommandError):
+        return tool_error(ErrorCode.CARRIED_COMMAND, exc.message)
+    return tool_error(ErrorCode.INVALID_PARAMS, exc.message)
+
+
+def _short(value: Any, limit: int = 300) -> str:
+    text = value if isinstance(value, str) else json.dumps(value, default=str)
+    return text if len(text) <= limit else text[:limit] + "..."
+
+
+def from_mi_error(exc: MIError, entry: CatalogEntry | None) -> MCPToolError:
+    """The error for a failed MI call of ``entry``'s command (``None``: not catalogued)."""
+    command = exc.method
+    if isinstance(exc, MIOutcomeUnknown):
+        check = entry.check_after if entry is not None else None
+        how = (
+            f"Run the read command '{check}' (mi_execute) to see the current state before "
+            f"trying again."
+            if check
+            else "Inspect the current state with a read command before trying again."
+        )
+        return tool_error(
+            ErrorCode.OUTCOME_UNKNOWN,
+            f"'{command}' was sent to OpenSIPS but no usable answer came back ({exc.cause}): "
+            f"the change may or may not have been applied, and it was not re-sent. {how}",
+        )
+    if isinstance(exc, MICommandNotFound):
+        module = entry.module if entry is not None else "its module"
+        return tool_error(
+            ErrorCode.NOT_AVAILABLE,
+            f"This OpenSIPS does not offer '{command}' (the module '{module}' is probably not "
+            f"loaded). Use mi_list_commands to see what this server offers.",
+        )
+    if isinstance(exc, MIInvalidParams):
+        detail = f": {_short(exc.data)}" if exc.data is not None else ""
+        recipes = f" Valid parameter sets: {entry.recipes_text()}." if entry is not None else ""
+        return tool_error(
+            ErrorCode.INVALID_PARAMS,
+            f"OpenSIPS rejected the parameters of '{command}' (error -32602 {exc.message}"
+            f"{detail}).{recipes} Check names and value types, then call again.",
+        )
+    if isinstance(exc, MICommandError):
+        detail = f" ({_short(exc.data)})" if exc.data is not None else ""
+        return tool_error(
+            ErrorCode.OPENSIPS_ERROR,
+            f"OpenSIPS answered '{command}' with error {exc.code}: {_short(exc.message)}{detail}. "
+            f"The command ran and refused the request; check the parameter values (for "
+            f"instance that the dialog, gateway or AOR exists) with a read command.",
+        )
+    if isinstance(exc, MIConnectionError):
+        return tool_error(
+            ErrorCode.UNREACHABLE,
+            f"Could not reach OpenSIPS for '{command}' ({exc.cause}); nothing was changed. "
+            f"Check that OpenSIPS runs with mi_http enabled (opensips_health), then retry.",
+        )
+    if isinstance(exc, MITimeoutError):
+        sent = "nothing was changed" if exc.attempts == 0 else "it is a read, nothing changed"
+        return tool_error(
+            ErrorCode.TIMEOUT,
+            f"OpenSIPS did not answer '{command}' in time ({exc.cause}); {sent}. "
+            f"OpenSIPS runs MI commands one at a time: it may be busy. Retry later.",
+        )
+    if isinstance(exc, MIHTTPError):
+        return tool_error(
+            ErrorCode.BAD_RESPONSE,
+            f"The MI endpoint answered '{command}' with HTTP {exc.status} instead of a JSON-RPC "
+            f"reply. Check the configured MI URL points at OpenSIPS mi_http.",
+        )
+    if isinstance(exc, MIProtocolError):
+        return tool_error(
+            ErrorCode.BAD_RESPONSE,
+            f"OpenSIPS's reply to '{command}' could not be understood ({exc.cause}). "
+            f"Retry; if it persists, check the MI URL and the OpenSIPS version.",
+        )
+    return internal_error()
+
+
+def internal_error() -> MCPToolError:
+    """The error for a bug: no internal detail reaches the agent."""
+    return tool_error(
+        ErrorCode.INTERNAL_ERROR,
+        "The MCP server failed unexpectedly (logged on the server). Nothing more is known; "
+        "if the call was a change, check the state with a read command before retrying.",
+    )
+
+
+def audit_failed(command: str | None) -> MCPToolError:
+    """The error for a write whose audit record could not be stored."""
+    what = f"'{command}'" if command else "The call"
+    return tool_error(
+        ErrorCode.AUDIT_FAILED,
+        f"{what} ran, but its audit record could not be stored, so the call is reported as "
+        f"failed. Tell the server's operator (the audit log is not writable). Check the "
+        f"state with a read command before doing anything else.",
+    )

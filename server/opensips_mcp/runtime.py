@@ -1,0 +1,468 @@
+"""The one way tools run MI commands: resolve, gate, call, audit, map errors.
+
+Tool authors use this module and nothing below it (never ``MIClient`` directly), so
+every MI call of every tool is gated and audited the same way.
+
+One MI command per tool call::
+
+    from mcp.server.mcpserver import Context
+    from opensips_mcp.runtime import runtime_of
+
+    async def dlg_end_call(ctx: Context, dialog_id: str) -> EndCallResult:
+        result = await runtime_of(ctx).run_mi(
+            ctx, tool="dlg_end_call", command="dlg_end_dlg", params={"dialog_id": dialog_id}
+        )
+        return EndCallResult(ended=result.result == "OK")
+
+Several MI commands in one tool call (one audit record lists them all)::
+
+    async with runtime_of(ctx).tool_call(ctx, "lb_drain") as call:
+        call.check("lb_status", {"destination_id": 3, "status": 0})  # gate the write first
+        listing = await call.mi("lb_list")                            # then read
+        done = await call.mi("lb_status", {"destination_id": 3, "status": 0})
+
+What happens inside :meth:`ToolCall.mi` (and :meth:`Runtime.run_mi`), in order:
+
+1. **resolve** ``(command, params)`` with the catalog to the recipe OpenSIPS will pick
+   and its level (a carried command's level included); a command outside the catalog
+   is looked up in the live ``which`` for admins only (it is then ``admin``);
+2. **gate**: :func:`opensips_mcp.gate.decide` for the caller; a denied call sends
+   nothing and raises ``permission_denied``;
+3. **call** the MI client with the resolved level (so writes are never re-sent), using
+   the name the live server knows (3.6 name or 4.x alias);
+4. **map** every failure to a ``ToolError`` with a stable code (:mod:`opensips_mcp.errors`);
+5. **audit**: when the tool call ends, however it ends (result, error, cancellation),
+   one record is written, shielded from cancellation, before the result returns.
+   A write whose record cannot be stored is reported as ``audit_failed``.
+
+Rules for tool authors:
+
+* Use :meth:`ToolCall.check` to gate every write a tool will make *before* its
+  preparatory reads, so a caller who may not write sends nothing at all.
+* Let ``ToolError`` from :meth:`ToolCall.mi` propagate; catch it only to report a
+  partial result, and then say so in the result.
+* Raise :func:`opensips_mcp.errors.tool_error` for your own validation failures; any
+  other exception becomes ``internal_error`` (logged here, never shown to the agent).
+* A cancelled call: a write that was in flight is recorded as outcome ``unknown``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from types import TracebackType
+from typing import Any
+
+import anyio
+from mcp.server.auth.middleware.auth_context import get_access_token
+from mcp.server.mcpserver import Context
+from mcp.server.mcpserver.exceptions import ToolError
+
+from opensips_mcp import errors
+from opensips_mcp.audit import (
+    AuditError,
+    AuditLog,
+    AuditRecord,
+    CallRecord,
+    Outcome,
+    redact,
+    utc_now,
+)
+from opensips_mcp.catalog import (
+    AccessLevel,
+    Catalog,
+    CatalogEntry,
+    CatalogError,
+    Resolution,
+)
+from opensips_mcp.errors import ErrorCode, MCPToolError
+from opensips_mcp.gate import Principal, Role, decide
+from opensips_mcp.mi import MIClient, MIError, MISettings
+from opensips_mcp.settings import Settings
+from opensips_mcp.tokens import principal_from_access_token
+
+logger = logging.getLogger("opensips_mcp.runtime")
+
+MIParams = Mapping[str, Any] | Sequence[Any] | None
+
+
+@dataclass(frozen=True, slots=True)
+class MIResult:
+    """A successful MI call made through the runtime."""
+
+    command: str
+    """The catalog (3.6) name of the command."""
+    sent_as: str
+    """The name sent on the wire (a 4.x alias when the live server uses one)."""
+    result: Any
+    """The JSON-RPC ``result`` value."""
+    level: AccessLevel
+    """The level the gate allowed (the carried command's level included)."""
+    recipe: tuple[str, ...]
+    """The parameter names of the recipe OpenSIPS matched."""
+    attempts: int
+    """HTTP requests sent (reads may be retried; writes never)."""
+    elapsed: float
+    """Seconds from the call to its answer."""
+
+
+@dataclass(frozen=True, slots=True)
+class LiveCommands:
+    """What the live server's ``which`` said, cached for ``which_ttl`` seconds."""
+
+    names: frozenset[str] | None
+    """The commands the server offers, or ``None`` when ``which`` failed."""
+    error: str | None
+    """Why ``which`` failed (the agent-facing error text), when it did."""
+    fetched_at: float
+
+
+def runtime_of(ctx: Context) -> Runtime:
+    """The :class:`Runtime` of the server handling ``ctx``."""
+    server: Any = ctx.mcp_server
+    runtime = getattr(server, "runtime", None)
+    if not isinstance(runtime, Runtime):
+        raise errors.internal_error()
+    return runtime
+
+
+def _cancelled_exc() -> type[BaseException]:
+    try:
+        return anyio.get_cancelled_exc_class()
+    except Exception:
+        return asyncio.CancelledError
+
+
+class Runtime:
+    """Per-process state shared by all tools: settings, catalog, MI client, audit log.
+
+    Started and stopped by the server's lifespan (re-entrant: the in-memory transport
+    runs the lifespan once per client connection).
+    """
+
+    def __init__(self, settings: Settings, catalog: Catalog, audit: AuditLog) -> None:
+        self.settings = settings
+        self.catalog = catalog
+        self.audit = audit
+        self._mi: MIClient | None = None
+        self._users = 0
+        self._live: LiveCommands | None = None
+        self._live_lock: asyncio.Lock | None = None
+
+    @property
+    def mi_settings(self) -> MISettings:
+        """The MI client's settings, derived from :attr:`settings`."""
+        s = self.settings
+        return MISettings(
+            url=s.mi_url,
+            connect_timeout=s.mi_connect_timeout,
+            read_timeout=s.mi_read_timeout,
+            total_timeout=s.mi_total_timeout,
+            max_attempts=s.mi_max_attempts,
+        )
+
+    async def start(self) -> None:
+        """Open the MI client (first user) and check the audit log is writable."""
+        if self._users == 0:
+            self.audit.prepare()
+            self._mi = MIClient(self.mi_settings)
+            self._live_lock = asyncio.Lock()
+            self._live = None
+        self._users += 1
+
+    async def stop(self) -> None:
+        """Close the MI client when the last user stops."""
+        self._users -= 1
+        if self._users == 0 and self._mi is not None:
+            mi, self._mi = self._mi, None
+            with anyio.CancelScope(shield=True):
+                await mi.close()
+
+    @property
+    def mi(self) -> MIClient:
+        """The MI client; only valid between :meth:`start` and :meth:`stop`."""
+        if self._mi is None:
+            raise RuntimeError("the runtime is not started")
+        return self._mi
+
+    def principal(self) -> Principal:
+        """Who is calling: the bearer token's principal over HTTP, else the configured one."""
+        access = get_access_token()
+        if access is None:
+            return self.settings.stdio_principal
+        principal = principal_from_access_token(access)
+        if principal is None:
+            return Principal(access.client_id, Role.VIEWER)
+        return Principal(principal.name, self.settings.cap(principal.role))
+
+    def tool_call(self, ctx: Context | None, tool: str) -> ToolCall:
+        """Open a tool call: use as ``async with runtime.tool_call(ctx, "name") as call``."""
+        mcp_request_id: str | None = None
+        if ctx is not None:
+            try:
+                mcp_request_id = ctx.request_id
+            except (AttributeError, LookupError, ValueError):
+                mcp_request_id = None
+        return ToolCall(self, tool, self.principal(), mcp_request_id)
+
+    async def run_mi(
+        self,
+        ctx: Context | None,
+        *,
+        tool: str,
+        command: str,
+        params: MIParams = None,
+    ) -> MIResult:
+        """One gated, audited MI call as a whole tool call (see the module docstring)."""
+        async with self.tool_call(ctx, tool) as call:
+            return await call.mi(command, params)
+
+    async def _fetch_live(self, call: ToolCall | None, *, refresh: bool = False) -> LiveCommands:
+        now = time.monotonic()
+        cached = self._live
+        ttl = self.settings.which_ttl
+        if not refresh and cached is not None and now - cached.fetched_at < ttl:
+            return cached
+        lock = self._live_lock
+        if lock is None:
+            raise RuntimeError("the runtime is not started")
+        async with lock:
+            cached = self._live
+            if not refresh and cached is not None and time.monotonic() - cached.fetched_at < ttl:
+                return cached
+            record = CallRecord("which", None, AccessLevel.READ.value, "allow")
+            if call is not None:
+                call.record.calls.append(record)
+            try:
+                resp = await self.mi.call("which", None, level=AccessLevel.READ)
+            except MIError as exc:
+                record.attempts, record.outcome = exc.attempts, "error"
+                live = LiveCommands(None, errors.from_mi_error(exc, None).text, time.monotonic())
+            else:
+                record.attempts, record.outcome = resp.attempts, "ok"
+                names = resp.result
+                if isinstance(names, list) and all(isinstance(n, str) for n in names):
+                    live = LiveCommands(frozenset(names), None, time.monotonic())
+                else:
+                    live = LiveCommands(
+                        None, "the server's 'which' reply is not a list of names", time.monotonic()
+                    )
+            if live.names is not None:
+                # Failures are not cached: the next call asks again.
+                self._live = live
+            return live
+
+
+class ToolCall:
+    """One tool call: gates and runs its MI commands, then writes one audit record.
+
+    Create with :meth:`Runtime.tool_call`; use as an async context manager.
+    """
+
+    def __init__(
+        self, runtime: Runtime, tool: str, principal: Principal, mcp_request_id: str | None
+    ) -> None:
+        self.runtime = runtime
+        self.principal = principal
+        self.record = AuditRecord(
+            principal=principal.name,
+            role=principal.role.value,
+            tool=tool,
+            request_id=uuid.uuid4().hex,
+            mcp_request_id=mcp_request_id,
+            started=utc_now(),
+        )
+        self._t0 = time.perf_counter()
+        self._in_flight: CallRecord | None = None
+
+    @property
+    def request_id(self) -> str:
+        """The audit record's ``request_id`` (unique per tool call)."""
+        return self.record.request_id
+
+    async def __aenter__(self) -> ToolCall:
+        return self
+
+    def resolve(self, command: str, params: MIParams = None) -> Resolution:
+        """The catalog's resolution of a call; raises the agent-facing ``ToolError``.
+
+        Commands outside the catalog resolve only from the cached live ``which`` (see
+        :meth:`mi`, which refreshes it for admins).
+        """
+        live = self.runtime._live.names if self.runtime._live is not None else None
+        try:
+            return self.runtime.catalog.resolve(command, params, live_names=live)
+        except CatalogError as exc:
+            self.record.calls.append(
+                CallRecord(command, redact(params, _names_for(params)), None, "deny", "error")
+            )
+            raise errors.from_catalog_error(exc) from None
+
+    def check(self, command: str, params: MIParams = None) -> Resolution:
+        """Resolve and gate a call without sending it; raises ``ToolError`` if refused.
+
+        A refusal is recorded in the audit record. Use it to gate a tool's writes before
+        its preparatory reads.
+        """
+        resolution = self.resolve(command, params)
+        decision = decide(
+            self.principal, resolution.entry.name, resolution.recipe.params, resolution.level
+        )
+        if not decision.allowed:
+            self.record.calls.append(
+                CallRecord(
+                    resolution.entry.name,
+                    _redact_resolved(params, resolution),
+                    resolution.level.value,
+                    "deny",
+                    "denied",
+                )
+            )
+            raise errors.denied(decision)
+        return resolution
+
+    async def mi(self, command: str, params: MIParams = None) -> MIResult:
+        """Resolve, gate, send and return one MI command (see the module docstring)."""
+        if (
+            command not in self.runtime.catalog
+            and self.principal.role.allows(AccessLevel.ADMIN)
+            and isinstance(command, str)
+        ):
+            # Only an admin may run a command the catalog does not know, so only then is
+            # it worth asking the server whether it offers one.
+            await self.runtime._fetch_live(self)
+        resolution = self.check(command, params)
+        entry = resolution.entry
+        record = CallRecord(
+            entry.name, _redact_resolved(params, resolution), resolution.level.value, "allow"
+        )
+        self.record.calls.append(record)
+        wire = entry.name
+        if entry.aliases:
+            live = await self.runtime._fetch_live(self)
+            wire = self.runtime.catalog.wire_name(entry.name, live.names or frozenset())
+        self._in_flight = record
+        try:
+            resp = await self.runtime.mi.call(wire, params, level=resolution.level)
+        except MIError as exc:
+            record.attempts = exc.attempts
+            error = errors.from_mi_error(exc, None if entry.live_only else entry)
+            record.outcome = "unknown" if error.code is ErrorCode.OUTCOME_UNKNOWN else "error"
+            raise error from None
+        finally:
+            self._in_flight = None
+        record.attempts, record.outcome = resp.attempts, "ok"
+        return MIResult(
+            command=entry.name,
+            sent_as=wire,
+            result=resp.result,
+            level=resolution.level,
+            recipe=resolution.recipe.params,
+            attempts=resp.attempts,
+            elapsed=resp.elapsed,
+        )
+
+    async def live_commands(self, *, refresh: bool = False) -> LiveCommands:
+        """The live server's commands (cached; a fetch is recorded in this tool call)."""
+        return await self.runtime._fetch_live(self, refresh=refresh)
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        record = self.record
+        replacement: BaseException | None = None
+        if exc is None:
+            record.outcome = "ok"
+        elif isinstance(exc, MCPToolError):
+            record.error = exc.code.value
+            outcomes: dict[ErrorCode, Outcome] = {
+                ErrorCode.PERMISSION_DENIED: "denied",
+                ErrorCode.OUTCOME_UNKNOWN: "unknown",
+            }
+            record.outcome = outcomes.get(exc.code, "error")
+        elif isinstance(exc, ToolError):
+            record.error = "tool_error"
+            record.outcome = "error"
+        elif isinstance(exc, _cancelled_exc()):
+            record.cancelled = True
+            in_flight = self._in_flight
+            if in_flight is not None:
+                may_apply = in_flight.level != AccessLevel.READ.value
+                in_flight.outcome = "unknown" if may_apply else "error"
+                record.outcome = in_flight.outcome
+            else:
+                record.outcome = "error"
+            record.error = "cancelled"
+        elif isinstance(exc, Exception):
+            logger.error(
+                "tool %s failed unexpectedly (request %s)",
+                record.tool,
+                record.request_id,
+                exc_info=(type(exc), exc, tb),
+            )
+            record.outcome, record.error = "error", ErrorCode.INTERNAL_ERROR.value
+            replacement = errors.internal_error()
+        else:
+            record.outcome, record.error = "error", type(exc).__name__
+        record.duration_ms = (time.perf_counter() - self._t0) * 1000
+        stored = await self._store()
+        if not stored and exc is None and _changes_state(record):
+            first = record.calls[0].command if record.calls else None
+            raise errors.audit_failed(first)
+        if replacement is not None:
+            raise replacement from None
+
+    async def _store(self) -> bool:
+        with anyio.CancelScope(shield=True):
+            try:
+                await self.runtime.audit.write(self.record.as_json())
+            except AuditError as exc:
+                logger.error("audit record %s not stored: %s", self.record.request_id, exc)
+                return False
+            except Exception:
+                logger.exception("audit record %s not stored", self.record.request_id)
+                return False
+        return True
+
+
+def _changes_state(record: AuditRecord) -> bool:
+    return any(
+        c.level not in (None, AccessLevel.READ.value) and c.decision == "allow"
+        for c in record.calls
+    )
+
+
+def _names_for(params: MIParams) -> Sequence[str] | None:
+    return None if isinstance(params, Mapping) or params is None else ()
+
+
+def _redact_resolved(params: MIParams, resolution: Resolution) -> Any:
+    names = resolution.recipe.params
+    if isinstance(params, Mapping):
+        shown = redact(params)
+        carried = resolution.carried
+        if carried is not None and isinstance(params.get("cmd_params"), list):
+            shown["cmd_params"] = redact(params["cmd_params"], carried.recipe.params)
+        return shown
+    if params is None:
+        return None
+    shown_list = redact(params, names)
+    carried = resolution.carried
+    if carried is not None and "cmd_params" in names:
+        index = names.index("cmd_params")
+        if index < len(params) and isinstance(params[index], list):
+            shown_list[index] = redact(params[index], carried.recipe.params)
+    return shown_list
+
+
+def entry_levels_allowed(entry: CatalogEntry, role: Role) -> list[AccessLevel]:
+    """The distinct recipe levels of ``entry`` that ``role`` may use, lowest first."""
+    levels = {r.level for r in entry.recipes} or {AccessLevel.ADMIN}
+    return sorted((lv for lv in levels if role.allows(lv)), key=lambda lv: lv.rank)

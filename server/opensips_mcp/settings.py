@@ -1,0 +1,385 @@
+"""Server settings: read once at start into one frozen :class:`Settings`.
+
+Every setting comes from, highest precedence first: the command line, an
+``OPENSIPS_MCP_<NAME>`` environment variable, the TOML file given by ``--config``
+(or ``OPENSIPS_MCP_CONFIG``; keys are the option names, ``mi_url`` or ``mi-url``),
+then the default. A bad value raises :class:`SettingsError`, whose message is one
+line naming the setting and where the value came from.
+
+Lists (``allowed_hosts``, ``allowed_origins``, ``toolsets``, ``tools``) are
+comma-separated strings on the command line and in the environment, and strings or
+arrays of strings in the config file. Booleans accept 1/0, true/false, yes/no, on/off.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import tomllib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any, Literal
+from urllib.parse import urlsplit
+
+from opensips_mcp.gate import Principal, Role
+
+Transport = Literal["stdio", "http"]
+LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
+ENV_PREFIX = "OPENSIPS_MCP_"
+
+
+class SettingsError(Exception):
+    """A setting has a bad value; ``str(err)`` is one line naming it."""
+
+    def __init__(self, name: str, source: str, problem: str) -> None:
+        self.name = name
+        self.source = source
+        self.problem = problem
+        super().__init__(f"setting '{name}' ({source}): {problem}")
+
+
+def _state_dir() -> Path:
+    base = os.environ.get("XDG_STATE_HOME")
+    return (Path(base) if base else Path.home() / ".local" / "state") / "opensips-mcp"
+
+
+def _config_dir() -> Path:
+    base = os.environ.get("XDG_CONFIG_HOME")
+    return (Path(base) if base else Path.home() / ".config") / "opensips-mcp"
+
+
+def default_audit_log() -> Path:
+    """``~/.local/state/opensips-mcp/audit.jsonl`` (``$XDG_STATE_HOME`` when set)."""
+    return _state_dir() / "audit.jsonl"
+
+
+def default_tokens_file() -> Path:
+    """``~/.config/opensips-mcp/tokens.toml`` (``$XDG_CONFIG_HOME`` when set)."""
+    return _config_dir() / "tokens.toml"
+
+
+LOOPBACK_NAMES = ("127.0.0.1", "localhost", "::1")
+
+
+def is_loopback(host: str) -> bool:
+    """True for an address that only this machine can reach."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """Everything the server needs to know, fixed for the life of the process."""
+
+    transport: Transport = "stdio"
+    mi_url: str = "http://127.0.0.1:8888/mi"
+    role: Role = Role.VIEWER
+    principal: str = "stdio"
+    host: str = "127.0.0.1"
+    port: int = 8080
+    tokens_file: Path = field(default_factory=default_tokens_file)
+    audit_log: Path = field(default_factory=default_audit_log)
+    read_only: bool = False
+    allowed_hosts: tuple[str, ...] = ()
+    allowed_origins: tuple[str, ...] = ()
+    toolsets: tuple[str, ...] = ()
+    tools: tuple[str, ...] = ()
+    mi_connect_timeout: float = 2.0
+    mi_read_timeout: float = 10.0
+    mi_total_timeout: float = 30.0
+    mi_max_attempts: int = 3
+    which_ttl: float = 30.0
+    log_level: LogLevel = "INFO"
+    config: Path | None = None
+
+    @property
+    def effective_role(self) -> Role:
+        """The configured role, or ``viewer`` whatever was set when ``read_only``."""
+        return Role.VIEWER if self.read_only else self.role
+
+    @property
+    def stdio_principal(self) -> Principal:
+        """The caller on stdio and in memory, where no token says who it is."""
+        return Principal(self.principal, self.effective_role)
+
+    def cap(self, role: Role) -> Role:
+        """``role`` limited by ``read_only`` (applies to token roles over HTTP too)."""
+        return Role.VIEWER if self.read_only else role
+
+    @property
+    def http_allowed_hosts(self) -> tuple[str, ...]:
+        """Host header values accepted over HTTP (``host:*`` allows any port)."""
+        if self.allowed_hosts:
+            return self.allowed_hosts
+        return ("127.0.0.1:*", "localhost:*", "[::1]:*")
+
+    @property
+    def http_allowed_origins(self) -> tuple[str, ...]:
+        """Origin header values accepted over HTTP (no Origin header is always fine)."""
+        if self.allowed_origins:
+            return self.allowed_origins
+        return ("http://127.0.0.1:*", "http://localhost:*", "http://[::1]:*")
+
+    def with_changes(self, **changes: Any) -> Settings:
+        """A copy with some fields replaced (for tests and embedding)."""
+        return replace(self, **changes)
+
+
+# --- parsing -----------------------------------------------------------------------------
+
+Parser = Callable[[Any], Any]
+
+
+def _text(value: Any) -> str:
+    if not isinstance(value, str):
+        raise ValueError(f"expected a string, got {type(value).__name__}")
+    return value.strip()
+
+
+def _transport(value: Any) -> Transport:
+    text = _text(value)
+    if text == "stdio":
+        return "stdio"
+    if text == "http":
+        return "http"
+    raise ValueError(f"must be 'stdio' or 'http', got {text!r}")
+
+
+def _role(value: Any) -> Role:
+    text = _text(value)
+    try:
+        return Role(text)
+    except ValueError:
+        raise ValueError(f"must be viewer, operator or admin, got {text!r}") from None
+
+
+def _url(value: Any) -> str:
+    text = _text(value)
+    parts = urlsplit(text)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(f"must be an http:// or https:// URL with a host, got {text!r}")
+    try:
+        _ = parts.port
+    except ValueError:
+        raise ValueError(f"has a bad port: {text!r}") from None
+    return text
+
+
+def _host(value: Any) -> str:
+    text = _text(value)
+    if not text or any(c.isspace() for c in text) or "/" in text:
+        raise ValueError(f"must be a host name or IP address, got {text!r}")
+    return text
+
+
+def _port(value: Any) -> int:
+    number = _int(value)
+    if not 0 <= number <= 65535:
+        raise ValueError(f"must be between 0 and 65535, got {number}")
+    return number
+
+
+def _int(value: Any) -> int:
+    if isinstance(value, bool):
+        raise ValueError("expected an integer, got a boolean")
+    if isinstance(value, int):
+        return value
+    try:
+        return int(_text(value))
+    except ValueError:
+        raise ValueError(f"expected an integer, got {value!r}") from None
+
+
+def _positive_int(value: Any) -> int:
+    number = _int(value)
+    if number < 1:
+        raise ValueError(f"must be 1 or more, got {number}")
+    return number
+
+
+def _seconds(value: Any) -> float:
+    if isinstance(value, bool):
+        raise ValueError("expected a number of seconds, got a boolean")
+    try:
+        number = float(value) if isinstance(value, int | float) else float(_text(value))
+    except ValueError:
+        raise ValueError(f"expected a number of seconds, got {value!r}") from None
+    if not 0 < number <= 3600:
+        raise ValueError(f"must be more than 0 and at most 3600 seconds, got {number}")
+    return number
+
+
+def _ttl(value: Any) -> float:
+    if isinstance(value, int | float | str) and str(value).strip() in ("0", "0.0"):
+        return 0.0
+    return _seconds(value)
+
+
+def _bool(value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = _text(value).lower()
+    if text in ("1", "true", "yes", "on"):
+        return True
+    if text in ("0", "false", "no", "off", ""):
+        return False
+    raise ValueError(f"must be true or false, got {value!r}")
+
+
+def _path(value: Any) -> Path:
+    text = _text(value) if not isinstance(value, Path) else str(value)
+    if not text:
+        raise ValueError("must be a file path, got an empty string")
+    return Path(text).expanduser()
+
+
+def _names(value: Any) -> tuple[str, ...]:
+    if isinstance(value, list | tuple):
+        items = [_text(v) for v in value]
+    else:
+        items = _text(value).split(",")
+    names = tuple(dict.fromkeys(item.strip() for item in items if item.strip()))
+    return names
+
+
+def _log_level(value: Any) -> LogLevel:
+    text = _text(value).upper()
+    levels: dict[str, LogLevel] = {
+        "DEBUG": "DEBUG",
+        "INFO": "INFO",
+        "WARNING": "WARNING",
+        "ERROR": "ERROR",
+        "CRITICAL": "CRITICAL",
+    }
+    if text not in levels:
+        raise ValueError(f"must be one of {', '.join(levels)}, got {value!r}")
+    return levels[text]
+
+
+def _principal(value: Any) -> str:
+    text = _text(value)
+    if not text or len(text) > 64 or any(c.isspace() or not c.isprintable() for c in text):
+        raise ValueError(f"must be 1-64 printable characters without spaces, got {text!r}")
+    return text
+
+
+PARSERS: dict[str, Parser] = {
+    "transport": _transport,
+    "mi_url": _url,
+    "role": _role,
+    "principal": _principal,
+    "host": _host,
+    "port": _port,
+    "tokens_file": _path,
+    "audit_log": _path,
+    "read_only": _bool,
+    "allowed_hosts": _names,
+    "allowed_origins": _names,
+    "toolsets": _names,
+    "tools": _names,
+    "mi_connect_timeout": _seconds,
+    "mi_read_timeout": _seconds,
+    "mi_total_timeout": _seconds,
+    "mi_max_attempts": _positive_int,
+    "which_ttl": _ttl,
+    "log_level": _log_level,
+}
+"""Every setting name (as in the config file; ``--mi-url`` on the command line)."""
+
+
+def option_name(name: str) -> str:
+    """The command-line spelling of a setting: ``mi_url`` -> ``--mi-url``."""
+    return "--" + name.replace("_", "-")
+
+
+def env_name(name: str) -> str:
+    """The environment variable of a setting: ``mi_url`` -> ``OPENSIPS_MCP_MI_URL``."""
+    return ENV_PREFIX + name.upper()
+
+
+def _read_config(path: Path, source: str) -> dict[str, Any]:
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise SettingsError("config", source, f"file not found: {path}") from None
+    except OSError as exc:
+        raise SettingsError("config", source, f"cannot read {path}: {exc.strerror}") from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise SettingsError("config", source, f"{path} is not valid TOML: {exc}") from None
+    values: dict[str, Any] = {}
+    for key, value in data.items():
+        name = key.replace("-", "_")
+        if name not in PARSERS:
+            raise SettingsError(
+                name, f"config file {path}", f"unknown setting; known: {', '.join(PARSERS)}"
+            )
+        values[name] = value
+    return values
+
+
+def load_settings(
+    cli: Mapping[str, Any] | None = None,
+    env: Mapping[str, str] | None = None,
+) -> Settings:
+    """Merge command line > environment > config file > defaults into :class:`Settings`.
+
+    ``cli`` maps setting names to values given on the command line (``None`` or absent:
+    not given). ``env`` defaults to ``os.environ``. Raises :class:`SettingsError`.
+    """
+    cli = {k: v for k, v in (cli or {}).items() if v is not None}
+    env = os.environ if env is None else env
+
+    config_path: Path | None = None
+    config_values: dict[str, Any] = {}
+    if "config" in cli:
+        config_path = _parse("config", cli["config"], "command line --config", _path)
+        config_values = _read_config(config_path, "command line --config")
+    elif env.get(env_name("config")):
+        config_path = _parse("config", env[env_name("config")], env_name("config"), _path)
+        config_values = _read_config(config_path, env_name("config"))
+
+    chosen: dict[str, Any] = {}
+    for name, parser in PARSERS.items():
+        if name in cli:
+            chosen[name] = _parse(name, cli[name], f"command line {option_name(name)}", parser)
+        elif env.get(env_name(name)) is not None:
+            chosen[name] = _parse(name, env[env_name(name)], env_name(name), parser)
+        elif name in config_values:
+            chosen[name] = _parse(name, config_values[name], f"config file {config_path}", parser)
+    settings = Settings(config=config_path, **chosen)
+    _check_consistency(settings, chosen)
+    return settings
+
+
+def _parse(name: str, raw: Any, source: str, parser: Parser) -> Any:
+    try:
+        return parser(raw)
+    except ValueError as exc:
+        raise SettingsError(name, source, str(exc)) from None
+
+
+def _check_consistency(settings: Settings, chosen: Mapping[str, Any]) -> None:
+    for name in ("mi_connect_timeout", "mi_read_timeout"):
+        if getattr(settings, name) > settings.mi_total_timeout:
+            raise SettingsError(
+                name,
+                "combined",
+                f"must not exceed mi_total_timeout ({settings.mi_total_timeout} s), "
+                f"got {getattr(settings, name)} s",
+            )
+    if (
+        settings.transport == "http"
+        and not is_loopback(settings.host)
+        and not settings.allowed_hosts
+    ):
+        raise SettingsError(
+            "allowed_hosts",
+            "combined",
+            f"required when --host is not a loopback address ({settings.host}): list the "
+            "Host header values clients use, e.g. --allowed-hosts mcp.example.net:8080",
+        )

@@ -1,0 +1,347 @@
+"""Generic tools: run any catalogued MI command, discover commands, check health."""
+
+import re
+import time
+from typing import Annotated, Any
+from urllib.parse import urlsplit, urlunsplit
+
+from mcp.server.mcpserver import Context
+from pydantic import BaseModel, Field, JsonValue
+
+from opensips_mcp import errors
+from opensips_mcp.catalog import AccessLevel, CatalogEntry, UnknownCommand
+from opensips_mcp.errors import ErrorCode, MCPToolError
+from opensips_mcp.gate import Role
+from opensips_mcp.runtime import LiveCommands, runtime_of
+from opensips_mcp.tools import Toolset
+
+TOOLSET = Toolset(
+    "generic",
+    "Run any catalogued MI command (mi_execute), discover commands, check OpenSIPS health.",
+)
+
+
+# --- output models ----------------------------------------------------------------------
+
+
+class ExecuteResult(BaseModel):
+    """The answer of one MI command."""
+
+    command: str = Field(description="The command run (its OpenSIPS 3.6 name).")
+    sent_as: str = Field(description="The name sent to the server (a 4.x alias if it uses one).")
+    level: AccessLevel = Field(description="The access level of the recipe that ran.")
+    recipe: list[str] = Field(description="The parameter names of the recipe OpenSIPS matched.")
+    result: JsonValue = Field(description="The JSON-RPC result as OpenSIPS returned it.")
+    attempts: int = Field(description="HTTP requests sent (only reads are ever retried).")
+    elapsed_ms: float = Field(description="Time to the answer, retries included.")
+
+
+class CommandSummary(BaseModel):
+    """One MI command as listed by mi_list_commands."""
+
+    name: str
+    module: str
+    summary: str
+    levels: list[AccessLevel] = Field(
+        description="The distinct levels of this command's recipes that your role may use."
+    )
+    available: bool | None = Field(
+        description="Whether the live server offers it (false: module not loaded; "
+        "null: the live check failed)."
+    )
+    live_only: bool = Field(
+        description="Offered by the live server but unknown to the catalog (treated as admin)."
+    )
+
+
+class LiveStatus(BaseModel):
+    """The outcome of asking the live server which commands it offers."""
+
+    checked: bool = Field(description="True when the live 'which' answered.")
+    offered: int | None = Field(description="How many commands the live server offers.")
+    error: str | None = Field(description="Why the live check failed, when it did.")
+
+
+class CommandList(BaseModel):
+    """The commands your role may run."""
+
+    role: Role
+    count: int
+    commands: list[CommandSummary]
+    live: LiveStatus
+
+
+class RecipeInfo(BaseModel):
+    """One accepted parameter set and what calling the command that way may do."""
+
+    params: list[str]
+    level: AccessLevel
+    allowed: bool = Field(description="Whether your role may run this recipe.")
+
+
+class CommandDescription(BaseModel):
+    """Everything known about one MI command."""
+
+    name: str
+    module: str
+    summary: str
+    aliases: list[str] = Field(description="Other names (OpenSIPS 4.x module-scoped names).")
+    recipes: list[RecipeInfo] = Field(
+        description="Exactly one recipe must match the parameter names given to mi_execute."
+    )
+    check_after: str | None = Field(
+        description="The read command that shows the state after this command ran."
+    )
+    carries_command: bool = Field(
+        description="True for cluster_send_mi / cluster_broadcast_mi: the level needed is "
+        "the higher of this recipe's and the carried command's."
+    )
+    available: bool | None = Field(
+        description="Whether the live server offers it (null: the live check failed)."
+    )
+    live_only: bool
+    role: Role
+
+
+class Health(BaseModel):
+    """Whether OpenSIPS answers, and its basic vital signs."""
+
+    reachable: bool
+    mi_url: str
+    version: str | None = None
+    uptime_seconds: int | None = None
+    up_since: str | None = None
+    processes: int | None = None
+    latency_ms: float | None = Field(default=None, description="Round trip of one MI call.")
+    error: str | None = Field(default=None, description="What failed, when something did.")
+
+
+# --- helpers ----------------------------------------------------------------------------
+
+
+def _available(entry: CatalogEntry, live: LiveCommands) -> bool | None:
+    if live.names is None:
+        return None
+    return any(name in live.names for name in (entry.name, *entry.aliases))
+
+
+def _levels(entry: CatalogEntry, role: Role) -> list[AccessLevel]:
+    levels = {r.level for r in entry.recipes} or {AccessLevel.ADMIN}
+    return sorted((lv for lv in levels if role.allows(lv)), key=lambda lv: lv.rank)
+
+
+def _live_status(live: LiveCommands) -> LiveStatus:
+    return LiveStatus(
+        checked=live.names is not None,
+        offered=len(live.names) if live.names is not None else None,
+        error=live.error,
+    )
+
+
+def _public_url(url: str) -> str:
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    netloc = f"[{host}]" if ":" in host else host
+    if parts.port is not None:
+        netloc += f":{parts.port}"
+    return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
+
+
+# --- tools ------------------------------------------------------------------------------
+
+
+@TOOLSET.tool(
+    min_level=AccessLevel.READ,
+    max_level=AccessLevel.ADMIN,
+    idempotent=False,
+    open_world=True,
+    title="Run an OpenSIPS MI command",
+)
+async def mi_execute(
+    command: Annotated[
+        str, Field(description="The MI command name, e.g. 'dlg_list' or 'ds_set_state'.")
+    ],
+    ctx: Context,
+    params: Annotated[
+        dict[str, JsonValue] | list[JsonValue] | None,
+        Field(
+            description="Named parameters as an object (recommended), positional ones as an "
+            "array, or omitted. The names must match exactly one of the command's recipes "
+            "(see mi_describe_command)."
+        ),
+    ] = None,
+) -> ExecuteResult:
+    """Run one OpenSIPS MI command and return its result.
+
+    Which parameter set (recipe) you give decides what the command does and the access
+    level it needs: e.g. dr_gw_status with {gw_id} reads, with {gw_id, status} writes.
+    Your role must allow that level. If a change's outcome is unknown (no answer after
+    sending), the error names the read command that shows the current state.
+    """
+    result = await runtime_of(ctx).run_mi(ctx, tool="mi_execute", command=command, params=params)
+    return ExecuteResult(
+        command=result.command,
+        sent_as=result.sent_as,
+        level=result.level,
+        recipe=list(result.recipe),
+        result=result.result,
+        attempts=result.attempts,
+        elapsed_ms=round(result.elapsed * 1000, 3),
+    )
+
+
+@TOOLSET.tool(
+    min_level=AccessLevel.READ,
+    max_level=AccessLevel.READ,
+    idempotent=True,
+    title="List the MI commands you may run",
+)
+async def mi_list_commands(
+    ctx: Context,
+    module: Annotated[
+        str | None, Field(description="Only commands of this OpenSIPS module, e.g. 'dialog'.")
+    ] = None,
+    level: Annotated[
+        AccessLevel | None,
+        Field(description="Only commands with at least one recipe at this access level."),
+    ] = None,
+) -> CommandList:
+    """List the MI commands your role may run, marked with whether the live server offers them.
+
+    Commands whose module is not loaded are listed with available=false. Commands the
+    live server offers but the catalog does not know are listed for admins only.
+    """
+    runtime = runtime_of(ctx)
+    async with runtime.tool_call(ctx, "mi_list_commands") as call:
+        role = call.principal.role
+        live = await call.live_commands()
+        wanted_module = module.strip().lower() if module else None
+        entries = list(runtime.catalog.entries())
+        if role.allows(AccessLevel.ADMIN) and live.names is not None:
+            known = {n for e in entries for n in (e.name, *e.aliases)}
+            entries += [runtime.catalog.live_only_entry(n) for n in sorted(live.names - known)]
+        listed: list[CommandSummary] = []
+        for entry in entries:
+            levels = _levels(entry, role)
+            if not levels:
+                continue
+            if wanted_module is not None and entry.module.lower() != wanted_module:
+                continue
+            if level is not None and level not in levels:
+                continue
+            listed.append(
+                CommandSummary(
+                    name=entry.name,
+                    module=entry.module,
+                    summary=entry.summary,
+                    levels=levels,
+                    available=True if entry.live_only else _available(entry, live),
+                    live_only=entry.live_only,
+                )
+            )
+        return CommandList(role=role, count=len(listed), commands=listed, live=_live_status(live))
+
+
+@TOOLSET.tool(
+    min_level=AccessLevel.READ,
+    max_level=AccessLevel.READ,
+    idempotent=True,
+    title="Describe an MI command",
+)
+async def mi_describe_command(
+    command: Annotated[str, Field(description="The MI command name.")],
+    ctx: Context,
+) -> CommandDescription:
+    """Describe one MI command: its parameter sets (recipes), the access level of each,
+    whether your role may run it, and whether the live server offers it."""
+    runtime = runtime_of(ctx)
+    async with runtime.tool_call(ctx, "mi_describe_command") as call:
+        role = call.principal.role
+        entry = runtime.catalog.get(command)
+        live = await call.live_commands()
+        if entry is None:
+            if live.names is not None and command in live.names:
+                entry = runtime.catalog.live_only_entry(command)
+            else:
+                raise errors.from_catalog_error(
+                    UnknownCommand(command, runtime.catalog.suggest(command))
+                )
+        return CommandDescription(
+            name=entry.name,
+            module=entry.module,
+            summary=entry.summary,
+            aliases=list(entry.aliases),
+            recipes=[
+                RecipeInfo(params=list(r.params), level=r.level, allowed=role.allows(r.level))
+                for r in entry.recipes
+            ],
+            check_after=entry.check_after,
+            carries_command=entry.carries_command,
+            available=True if entry.live_only else _available(entry, live),
+            live_only=entry.live_only,
+            role=role,
+        )
+
+
+_UPTIME = re.compile(r"^\s*(\d+)")
+_UNREACHABLE = {ErrorCode.UNREACHABLE, ErrorCode.TIMEOUT, ErrorCode.BAD_RESPONSE}
+
+
+def _version_text(result: Any) -> str | None:
+    if isinstance(result, dict):
+        server = result.get("Server")
+        return str(server) if server is not None else None
+    return None
+
+
+def _uptime(result: Any) -> tuple[int | None, str | None]:
+    if not isinstance(result, dict):
+        return None, None
+    match = _UPTIME.match(str(result.get("Up time", "")))
+    since = result.get("Up since")
+    return (int(match.group(1)) if match else None), (str(since) if since else None)
+
+
+def _process_count(result: Any) -> int | None:
+    if isinstance(result, dict) and isinstance(result.get("Processes"), list):
+        return len(result["Processes"])
+    return None
+
+
+@TOOLSET.tool(
+    min_level=AccessLevel.READ,
+    max_level=AccessLevel.READ,
+    idempotent=True,
+    title="Check OpenSIPS health",
+)
+async def opensips_health(ctx: Context) -> Health:
+    """Check whether OpenSIPS answers on its MI endpoint: version, uptime, process count
+    and MI latency. Never fails for an unreachable server: reports reachable=false and why."""
+    runtime = runtime_of(ctx)
+    health = Health(reachable=False, mi_url=_public_url(runtime.settings.mi_url))
+    async with runtime.tool_call(ctx, "opensips_health") as call:
+        problems: list[str] = []
+        t0 = time.perf_counter()
+        try:
+            version = await call.mi("version")
+        except MCPToolError as exc:
+            if exc.code in _UNREACHABLE:
+                health.error = str(exc)
+                return health
+            problems.append(str(exc))
+        else:
+            health.version = _version_text(version.result)
+        health.reachable = True
+        health.latency_ms = round((time.perf_counter() - t0) * 1000, 3)
+        try:
+            uptime = await call.mi("uptime")
+            health.uptime_seconds, health.up_since = _uptime(uptime.result)
+        except MCPToolError as exc:
+            problems.append(str(exc))
+        try:
+            ps = await call.mi("ps")
+            health.processes = _process_count(ps.result)
+        except MCPToolError as exc:
+            problems.append(str(exc))
+        health.error = "; ".join(problems) or None
+        return health

@@ -182,6 +182,10 @@ class DispatcherState(StatePart):
                 offset=self.world.rng.random() * period * len(FLAP_CYCLE),
             )
 
+    def set_database(self, section: Mapping[str, Any]) -> None:
+        """Replace only the database (an operator editing the table); ``ds_reload`` applies it."""
+        self._db = _partitions(section)
+
     def partition(self, name: str) -> Partition | None:
         """A runtime partition by name."""
         return next((p for p in self.partitions if p.name == name), None)

@@ -161,6 +161,13 @@ def _partition(raw: Mapping[str, Any], name: str, now: float) -> DrPartition:
     )
 
 
+def _raw_partitions(section: Mapping[str, Any]) -> dict[str, Mapping[str, Any]]:
+    raw_parts = list(section.get("partitions", []))
+    if any(k in section for k in ("gateways", "carriers", "rules")) or not raw_parts:
+        raw_parts.insert(0, {"name": DEFAULT_PARTITION, **section})
+    return {str(p.get("name", DEFAULT_PARTITION)): copy.deepcopy(p) for p in raw_parts}
+
+
 class DroutingState(StatePart):
     """Runtime drouting data plus the 'database' it is reloaded from."""
 
@@ -177,12 +184,16 @@ class DroutingState(StatePart):
     def load(self, section: Mapping[str, Any]) -> None:
         """Replace database and runtime view with the scenario section."""
         self.use_partitions = bool(section.get("use_partitions", False))
-        raw_parts = list(section.get("partitions", []))
-        if any(k in section for k in ("gateways", "carriers", "rules")) or not raw_parts:
-            raw_parts.insert(0, {"name": DEFAULT_PARTITION, **section})
-        self._db = {str(p.get("name", DEFAULT_PARTITION)): copy.deepcopy(p) for p in raw_parts}
+        self._db = _raw_partitions(section)
         now = self.world.clock.now()
         self.partitions = {name: _partition(raw, name, now) for name, raw in self._db.items()}
+
+    def set_database(self, section: Mapping[str, Any]) -> None:
+        """Replace only the database rows of the partitions already loaded (an operator
+        editing the tables); ``dr_reload`` applies them."""
+        for name, raw in _raw_partitions(section).items():
+            if name in self._db:
+                self._db[name] = raw
 
     def default(self) -> DrPartition:
         """The partition used when no partition is named (the first one)."""

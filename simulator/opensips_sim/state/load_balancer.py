@@ -95,6 +95,10 @@ class LoadBalancerState(StatePart):
         self._db = [_destination(d) for d in section.get("destinations", [])]
         self.destinations = copy.deepcopy(self._db)
 
+    def set_database(self, section: Mapping[str, Any]) -> None:
+        """Replace only the database (an operator editing the table); ``lb_reload`` applies it."""
+        self._db = [_destination(d) for d in section.get("destinations", [])]
+
     def find(self, dst_id: int) -> LbDestination | None:
         """The first destination with this id (the module scans its list in order)."""
         return next((d for d in self.destinations if d.id == dst_id), None)

@@ -74,6 +74,19 @@ def _address(raw: Mapping[str, Any]) -> Address:
     )
 
 
+def _perm_partitions(section: Mapping[str, Any]) -> list[PermPartition]:
+    raw_parts = list(section.get("partitions", []))
+    if "addresses" in section:
+        raw_parts.insert(0, {"name": DEFAULT_PARTITION, "addresses": section["addresses"]})
+    return [
+        PermPartition(
+            str(p.get("name", DEFAULT_PARTITION)),
+            [_address(a) for a in p.get("addresses", [])],
+        )
+        for p in raw_parts
+    ]
+
+
 class PermissionsState(StatePart):
     """Runtime address tables plus the 'database' they are reloaded from."""
 
@@ -86,17 +99,14 @@ class PermissionsState(StatePart):
 
     def load(self, section: Mapping[str, Any]) -> None:
         """Replace database and runtime tables with the scenario section."""
-        raw_parts = list(section.get("partitions", []))
-        if "addresses" in section:
-            raw_parts.insert(0, {"name": DEFAULT_PARTITION, "addresses": section["addresses"]})
-        self._db = [
-            PermPartition(
-                str(p.get("name", DEFAULT_PARTITION)),
-                [_address(a) for a in p.get("addresses", [])],
-            )
-            for p in raw_parts
-        ]
+        self._db = _perm_partitions(section)
         self.partitions = copy.deepcopy(self._db)
+
+    def set_database(self, section: Mapping[str, Any]) -> None:
+        """Replace only the database rows of the partitions already loaded (an operator
+        editing the table); ``address_reload`` applies them."""
+        for part in _perm_partitions(section):
+            self._db = [part if p.name == part.name else p for p in self._db]
 
     def partition(self, name: str) -> PermPartition | None:
         """A partition by name."""

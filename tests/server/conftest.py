@@ -1,0 +1,70 @@
+"""Fixtures for the MCP server tests: a recording MI endpoint and server factories."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiohttp import web
+from opensips_mcp.audit import AuditLog
+from opensips_mcp.gate import Role
+from opensips_mcp.server import OpenSIPSMCP, build_server
+from opensips_mcp.settings import Settings
+
+from .helpers import FakeMI
+
+
+@pytest.fixture
+async def fake_mi() -> AsyncIterator[FakeMI]:
+    """A running FakeMI on 127.0.0.1, port 0."""
+    fake = FakeMI()
+    app = web.Application()
+    app.router.add_post("/mi", fake.handle)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = runner.addresses[0][1]
+    fake.url = f"http://127.0.0.1:{port}/mi"
+    try:
+        yield fake
+    finally:
+        for event in fake.hold.values():
+            event.set()
+        await runner.cleanup()
+
+
+FAST_MI = {
+    "mi_connect_timeout": 0.5,
+    "mi_read_timeout": 2.0,
+    "mi_total_timeout": 5.0,
+}
+
+
+@pytest.fixture
+def audit_path(tmp_path: Path) -> Path:
+    """Where this test's audit trail goes."""
+    return tmp_path / "state" / "audit.jsonl"
+
+
+ServerFactory = Callable[..., OpenSIPSMCP]
+
+
+@pytest.fixture
+def make_server(fake_mi: FakeMI, audit_path: Path) -> ServerFactory:
+    """Build a server for a role, pointed at the fake MI endpoint, auditing to tmp."""
+
+    def make(role: Role | str = Role.VIEWER, **changes: Any) -> OpenSIPSMCP:
+        audit = changes.pop("audit", None)
+        assert audit is None or isinstance(audit, AuditLog)
+        settings = Settings(
+            mi_url=fake_mi.url,
+            role=Role(role),
+            audit_log=audit_path,
+            **{**FAST_MI, **changes},
+        )
+        return build_server(settings, audit=audit)
+
+    return make

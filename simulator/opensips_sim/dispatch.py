@@ -2,11 +2,16 @@
 
 OpenSIPS accepts a command's params when their names equal one of its recipes:
 
+* ``{}``, ``[]`` and no ``params`` are "no params": the recipe without names, if any;
 * named (object): no recipe with that many names -> ``Too few or too many parameters``;
   recipes with that many names but none with these names -> ``Named parameters do not match``;
-* positional (array): bound to the first recipe with that many names, in order, unless the
-  command is named-only (``Command only supports named parameters``);
-* ``{}`` and ``[]`` are "no params".
+* positional (array): refused for named-only commands (``Command only supports named
+  parameters``); bound by position to the one recipe with that many names; two such
+  recipes -> ``Ambiguous call, use named parameters instead``.
+
+Commands the simulator does not implement (but the captured server offered) pass the same
+checks and then answer ``{"code": 501, "message": "Not implemented by opensips-sim"}``: an
+error object, so a client treats it as an answer (never retried, nothing applied).
 """
 
 from __future__ import annotations
@@ -37,25 +42,42 @@ class Resolved:
         return self.impl.level_for(self.params) if self.impl else "admin"
 
 
+def available(method: str) -> CommandInfo | None:
+    """The command if this simulated server offers it, else ``None``.
+
+    The simulated server is the captured one: it offers every command that answered live
+    (its module was loaded) plus any command the simulator implements. A command of a
+    module that was not loaded answers ``-32601`` exactly as on the real server.
+    """
+    info = commands().get(method)
+    if info is None or not (info.seen_live or method in HANDLERS):
+        return None
+    return info
+
+
 def resolve(method: str, raw_params: Mapping[str, Any] | list[Any] | None) -> Resolved:
     """Match ``method`` and its params to a command and recipe, or raise the real MIError."""
-    info = commands().get(method)
+    info = available(method)
     if info is None:
         raise MIError(errors.METHOD_NOT_FOUND, "Method not found")
     impl = HANDLERS.get(method)
-    if raw_params is None:
-        raw_params = {}
-    if isinstance(raw_params, list):
-        if raw_params and impl is not None and impl.named_only:
-            raise errors.invalid_params(errors.NAMED_ONLY)
+    if not raw_params:
         for recipe in info.recipes:
-            if len(recipe) == len(raw_params):
-                return Resolved(
-                    info, impl, recipe, Params(dict(zip(recipe, raw_params, strict=True)))
-                )
+            if not recipe:
+                return Resolved(info, impl, recipe, Params({}))
         raise errors.invalid_params(errors.TOO_FEW_OR_MANY)
+    if isinstance(raw_params, list):
+        if info.named_only or (impl is not None and impl.named_only):
+            raise errors.invalid_params(errors.NAMED_ONLY)
+        same_size = [r for r in info.recipes if r and len(r) == len(raw_params)]
+        if len(same_size) > 1:
+            raise errors.invalid_params(errors.AMBIGUOUS_CALL)
+        if not same_size:
+            raise errors.invalid_params(errors.TOO_FEW_OR_MANY)
+        recipe = same_size[0]
+        return Resolved(info, impl, recipe, Params(dict(zip(recipe, raw_params, strict=True))))
     names = set(raw_params)
-    same_size = [r for r in info.recipes if len(r) == len(names)]
+    same_size = [r for r in info.recipes if r and len(r) == len(raw_params)]
     if not same_size:
         raise errors.invalid_params(errors.TOO_FEW_OR_MANY)
     for recipe in same_size:

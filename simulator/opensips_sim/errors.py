@@ -40,3 +40,13 @@ def bad_type(name: str) -> MIError:
 TOO_FEW_OR_MANY = "Too few or too many parameters"
 NAMES_DO_NOT_MATCH = "Named parameters do not match"
 NAMED_ONLY = "Command only supports named parameters"
+
+
+SERVER_ERROR = -32000
+AMBIGUOUS_CALL = "Ambiguous call, use named parameters instead"
+PARAM_HANDLE = "Failed to handle parameter"
+
+
+def bad_array_item(name: str) -> MIError:
+    """The error real OpenSIPS gives for an array item that is neither string nor number."""
+    return invalid_params(f"Bad type for array item in parameter '{name}'")

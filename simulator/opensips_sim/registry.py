@@ -64,6 +64,12 @@ class CommandInfo:
     recipes: tuple[tuple[str, ...], ...]
     help: str
     seen_live: bool
+    flags: tuple[str, ...] = ()
+
+    @property
+    def named_only(self) -> bool:
+        """True when OpenSIPS flags the command ``MI_NAMED_PARAMS_ONLY``."""
+        return "MI_NAMED_PARAMS_ONLY" in self.flags
 
 
 @dataclass(frozen=True)
@@ -111,6 +117,7 @@ def commands() -> dict[str, CommandInfo]:
             recipes=tuple(tuple(r) for r in entry["recipes"]),
             help=entry.get("help", ""),
             seen_live=bool(entry.get("seen_live", False)),
+            flags=tuple(entry["flags"].split("|")) if entry.get("flags") else (),
         )
         for name, entry in raw["commands"].items()
     }

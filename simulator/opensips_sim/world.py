@@ -27,6 +27,9 @@ class StatePart:
     """Base of every module's state. Subclasses set ``key`` (the scenario section name)."""
 
     key: ClassVar[str] = ""
+    #: Sections load in ascending ``load_order`` (then scenario order); a part whose load
+    #: must see the others loaded (statistics) sets a higher value.
+    load_order: ClassVar[int] = 0
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -112,9 +115,9 @@ class World:
         unknown = set(scenario) - set(PARTS) - {"name", "description", "seed", "motion"}
         if unknown:
             raise ValueError(f"unknown scenario sections: {sorted(unknown)}")
-        for key, section in scenario.items():
-            if key in PARTS:
-                self.get(PARTS[key]).load(section)
+        sections = [key for key in scenario if key in PARTS]
+        for key in sorted(sections, key=lambda k: PARTS[k].load_order):
+            self.get(PARTS[key]).load(scenario[key])
 
     def tick(self) -> None:
         """Advance every part to the clock's current time."""

@@ -1,0 +1,378 @@
+"""usrloc: the ``location`` table of registered AORs and their contacts.
+
+Scenario section ``usrloc`` (every key optional)::
+
+    {
+      "hash_size": 512,                  # slots; decides the ul_dump order as in OpenSIPS
+      "use_domain": false,               # false: "alice@host" is stored as "alice"
+      "branch_flags": ["NAT", ...],       # names of branch flags 0, 1, ... (ul_add cflags)
+      "aors": {"alice": [CONTACT, ...]},
+      "generate": {"aors": 1000, "contacts_per_aor": 1, "user_prefix": "user",
+                   "expires": [600, 3600]},
+      "motion": {"registrations_per_minute": 6, "users": ["dave", "erin"],
+                 "expires": [60, 300]}
+    }
+
+    CONTACT = {"contact": "sip:alice@127.0.0.1:5071", "expires_in": 3597 (0 = permanent),
+               "q": -1 (unset) or 0..1000, "callid": "...", "cseq": 1,
+               "user_agent": "...", "received": "", "path": "", "socket": "udp:...",
+               "flags": 0, "cflags": "", "methods": 4294967295, "contact_id": "..."}
+
+Contacts are removed when they expire (at the next tick: any MI call, ``/sim/state`` or a
+clock move), counting ``usrloc:location-expires``.
+"""
+
+from __future__ import annotations
+
+import bisect
+import heapq
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from ..hashing import core_hash
+from ..world import StatePart
+
+TABLE = "location"
+DEFAULT_SOCKET = "udp:127.0.0.1:5060"
+ALL_METHODS = 0xFFFFFFFF
+MI_CALLID = "dfjrewr12386fd6-343@opensips.mi"
+MI_USER_AGENT = "OpenSIPS MI Server"
+
+
+@dataclass(slots=True)
+class Contact:
+    """One registered contact of an AOR."""
+
+    contact: str
+    contact_id: int
+    expires: int  # absolute epoch seconds; 0 = permanent
+    q: int  # -1 = not given, else 0..1000 (thousandths)
+    callid: str
+    cseq: int
+    user_agent: str = ""
+    received: str = ""
+    path: str = ""
+    socket: str = DEFAULT_SOCKET
+    flags: int = 0
+    cflags: str = ""
+    methods: int = ALL_METHODS
+    attr: str = ""
+    state: str = "CS_NEW"
+
+
+def q_text(q: int) -> str:
+    """OpenSIPS ``q2str``: ``""`` when unset, ``"1"``, ``"0.5"``, ``"0.123"``."""
+    if q < 0:
+        return ""
+    if q >= 1000:
+        return "1"
+    if q == 0:
+        return "0"
+    return ("0." + f"{q:03d}").rstrip("0")
+
+
+def parse_q(text: str) -> int | None:
+    """OpenSIPS ``str2q``: ``0``..``1`` with up to 3 decimals; ``None`` when refused."""
+    whole, dot, frac = text.partition(".")
+    if whole not in ("0", "1") or len(frac) > 3:
+        return None
+    if dot and not (frac and frac.isdigit()):
+        return None
+    value = int(whole) * 1000 + (int(frac.ljust(3, "0")) if frac else 0)
+    return value if value <= 1000 else None
+
+
+class UsrlocState(StatePart):
+    """The ``location`` table: AORs in hash-slot order, each with its contacts."""
+
+    key = "usrloc"
+
+    def __init__(self, world: Any) -> None:
+        super().__init__(world)
+        self._clear()
+
+    def _clear(self) -> None:
+        self.hash_size = 512
+        self.use_domain = False
+        self.branch_flags: list[str] = []
+        self._records: dict[str, list[Contact]] = {}
+        self._order: list[tuple[int, str]] = []
+        self._expiry: list[tuple[int, str, int]] = []
+        self._motion: dict[str, Any] | None = None
+        self._next_registration = 0.0
+
+    # ---- loading -------------------------------------------------------------------------
+
+    def load(self, section: Mapping[str, Any]) -> None:
+        """Replace the table with the scenario section (schema in the module docstring)."""
+        self._clear()
+        self.hash_size = int(section.get("hash_size", 512))
+        self.use_domain = bool(section.get("use_domain", False))
+        self.branch_flags = [str(f) for f in section.get("branch_flags", [])]
+        now = int(self.world.clock.now())
+        for aor, contacts in section.get("aors", {}).items():
+            for spec in contacts:
+                self._insert(aor, self._contact_from_spec(spec, now))
+        if "generate" in section:
+            self._generate(section["generate"], now)
+        self._motion = dict(section["motion"]) if "motion" in section else None
+        self._next_registration = self.world.clock.now()
+
+    def _contact_from_spec(self, spec: Mapping[str, Any], now: int) -> Contact:
+        expires_in = int(spec.get("expires_in", 3600))
+        contact_id = spec.get("contact_id")
+        return Contact(
+            contact=str(spec["contact"]),
+            contact_id=int(contact_id) if contact_id is not None else self._new_contact_id(),
+            expires=0 if expires_in == 0 else now + expires_in,
+            q=int(spec.get("q", -1)),
+            callid=str(spec.get("callid", f"{self.world.rng.getrandbits(32):08x}@sim")),
+            cseq=int(spec.get("cseq", 1)),
+            user_agent=str(spec.get("user_agent", "")),
+            received=str(spec.get("received", "")),
+            path=str(spec.get("path", "")),
+            socket=str(spec.get("socket", DEFAULT_SOCKET)),
+            flags=int(spec.get("flags", 0)),
+            cflags=str(spec.get("cflags", "")),
+            methods=int(spec.get("methods", ALL_METHODS)),
+            attr=str(spec.get("attr", "")),
+        )
+
+    def _generate(self, spec: Mapping[str, Any], now: int) -> None:
+        rng = self.world.rng
+        count = int(spec.get("aors", 0))
+        per_aor = int(spec.get("contacts_per_aor", 1))
+        prefix = str(spec.get("user_prefix", "user"))
+        low, high = spec.get("expires", [600, 3600])
+        for n in range(count):
+            aor = f"{prefix}{n}"
+            host = f"10.{(n >> 16) & 255}.{(n >> 8) & 255}.{n & 255}"
+            for k in range(per_aor):
+                contact = Contact(
+                    contact=f"sip:{aor}@{host}:{5060 + k}",
+                    contact_id=self._new_contact_id(),
+                    expires=now + rng.randint(int(low), int(high)),
+                    q=-1,
+                    callid=f"{n}-{k}@{host}",
+                    cseq=1 + k,
+                    user_agent="sim-generated",
+                )
+                self._insert(aor, contact)
+
+    # ---- queries -------------------------------------------------------------------------
+
+    def normalize_aor(self, aor: str) -> str | None:
+        """OpenSIPS ``mi_fix_aor``: strip the domain unless ``use_domain``; ``None`` when a
+        domain is required but missing."""
+        at = aor.find("@")
+        if self.use_domain:
+            return aor if at >= 0 else None
+        return aor[:at] if at >= 0 else aor
+
+    def branch_flag_names(self, mask: int) -> str:
+        """``bitmask_to_flag_list``: the names of the set branch flags, space-separated
+        (bits without a configured name are not printed)."""
+        names = self.branch_flags
+        return " ".join(names[bit] for bit in range(min(32, len(names))) if mask >> bit & 1)
+
+    def aors(self) -> Iterator[str]:
+        """AORs in ``ul_dump`` order (hash slot, then name)."""
+        for _slot, aor in self._order:
+            yield aor
+
+    def contacts(self, aor: str) -> list[Contact] | None:
+        """The contacts of ``aor`` (``None`` when the AOR is not registered)."""
+        return self._records.get(aor)
+
+    def contact_count(self) -> int:
+        """All contacts in the table."""
+        return sum(len(c) for c in self._records.values())
+
+    # ---- changes -------------------------------------------------------------------------
+
+    def _new_contact_id(self) -> int:
+        return int(self.world.rng.getrandbits(63))
+
+    def _insert(self, aor: str, contact: Contact) -> None:
+        record = self._records.get(aor)
+        if record is None:
+            record = self._records[aor] = []
+            bisect.insort(self._order, (core_hash(aor, self.hash_size), aor))
+        record.append(contact)
+        # OpenSIPS keeps contacts ordered by q, highest first; equal q keep arrival order.
+        record.sort(key=lambda c: -c.q)
+        if contact.expires:
+            heapq.heappush(self._expiry, (contact.expires, aor, contact.contact_id))
+
+    def _drop_aor(self, aor: str) -> None:
+        del self._records[aor]
+        key = (core_hash(aor, self.hash_size), aor)
+        index = bisect.bisect_left(self._order, key)
+        del self._order[index]
+
+    def add(
+        self,
+        aor: str,
+        contact_uri: str,
+        *,
+        expires_in: int,
+        q: int,
+        flags: int,
+        cflags: str,
+        methods: int,
+    ) -> None:
+        """``ul_add``: insert the contact, or update it when the AOR already has it."""
+        now = int(self.world.clock.now())
+        expires = 0 if expires_in == 0 else now + expires_in
+        existing = self.find_contact(aor, contact_uri)
+        if existing is not None:
+            existing.expires = expires
+            existing.q = q
+            existing.flags = flags
+            existing.cflags = cflags
+            existing.methods = methods
+            existing.callid = MI_CALLID
+            existing.user_agent = MI_USER_AGENT
+            if expires:
+                heapq.heappush(self._expiry, (expires, aor, existing.contact_id))
+            record = self._records[aor]
+            record.sort(key=lambda c: -c.q)
+            return
+        self._insert(
+            aor,
+            Contact(
+                contact=contact_uri,
+                contact_id=self._new_contact_id(),
+                expires=expires,
+                q=q,
+                callid=MI_CALLID,
+                cseq=1,
+                user_agent=MI_USER_AGENT,
+                flags=flags,
+                cflags=cflags,
+                methods=methods,
+            ),
+        )
+
+    def find_contact(self, aor: str, contact_uri: str) -> Contact | None:
+        """The contact of ``aor`` whose URI is exactly ``contact_uri``."""
+        for contact in self._records.get(aor, ()):
+            if contact.contact == contact_uri:
+                return contact
+        return None
+
+    def remove_aor(self, aor: str) -> bool:
+        """``ul_rm``: drop the AOR and all its contacts; False when it was not there."""
+        if aor not in self._records:
+            return False
+        self._drop_aor(aor)
+        return True
+
+    def remove_contact(self, aor: str, contact_uri: str) -> bool:
+        """``ul_rm_contact``: drop one contact (and the AOR when it was the last)."""
+        record = self._records.get(aor)
+        contact = self.find_contact(aor, contact_uri)
+        if record is None or contact is None:
+            return False
+        record.remove(contact)
+        if not record:
+            self._drop_aor(aor)
+        return True
+
+    def register(self, aor: str, contact_uri: str, expires_in: int, now: float) -> None:
+        """A REGISTER seen by the simulated proxy (lively motion): add or refresh."""
+        existing = self.find_contact(aor, contact_uri)
+        counters = self.world.counters
+        for name in ("core:rcv_requests", "sl:sent_replies", "sl:2xx_replies"):
+            counters.incr(name)
+        counters.incr("registrar:accepted_regs")
+        if existing is not None:
+            existing.expires = int(now) + expires_in
+            existing.cseq += 1
+            heapq.heappush(self._expiry, (existing.expires, aor, existing.contact_id))
+            return
+        rng = self.world.rng
+        self._insert(
+            aor,
+            Contact(
+                contact=contact_uri,
+                contact_id=self._new_contact_id(),
+                expires=int(now) + expires_in,
+                q=-1,
+                callid=f"{rng.getrandbits(32):08x}-{aor}@sim",
+                cseq=1,
+                user_agent=f"sim-{aor}",
+            ),
+        )
+
+    # ---- time ----------------------------------------------------------------------------
+
+    def tick(self, now: float) -> None:
+        """Run registrations of the lively motion, then drop expired contacts."""
+        if self._motion:
+            self._move(now)
+        while self._expiry and self._expiry[0][0] <= now:
+            expires, aor, contact_id = heapq.heappop(self._expiry)
+            record = self._records.get(aor)
+            if record is None:
+                continue
+            for contact in record:
+                if contact.contact_id == contact_id and contact.expires == expires:
+                    record.remove(contact)
+                    self.world.counters.incr("usrloc:location-expires")
+                    if not record:
+                        self._drop_aor(aor)
+                    break
+
+    def _move(self, now: float) -> None:
+        motion = self._motion or {}
+        rate = float(motion.get("registrations_per_minute", 0))
+        users = list(motion.get("users", [])) or ["user"]
+        low, high = motion.get("expires", [60, 300])
+        if rate <= 0:
+            return
+        rng = self.world.rng
+        while self._next_registration <= now:
+            at = self._next_registration
+            user = users[rng.randrange(len(users))]
+            port = 5100 + users.index(user)
+            self.register(user, f"sip:{user}@127.0.0.1:{port}", rng.randint(low, high), at)
+            self._next_registration = at + rng.expovariate(rate / 60.0)
+
+    # ---- views ---------------------------------------------------------------------------
+
+    def statistics(self) -> dict[str, int | str]:
+        """Gauges: registered users and the ``location`` table's users and contacts."""
+        users = len(self._records)
+        return {
+            "usrloc:registered_users": users,
+            f"usrloc:{TABLE}-users": users,
+            f"usrloc:{TABLE}-contacts": self.contact_count(),
+        }
+
+    def snapshot(self) -> Any:
+        """The table as plain JSON: AOR -> contacts with absolute expiry times."""
+        return {
+            "table": TABLE,
+            "hash_size": self.hash_size,
+            "aors": {
+                aor: [
+                    {
+                        "contact": c.contact,
+                        "contact_id": str(c.contact_id),
+                        "expires": c.expires,
+                        "q": c.q,
+                        "callid": c.callid,
+                        "cseq": c.cseq,
+                        "user_agent": c.user_agent,
+                        "socket": c.socket,
+                        "flags": c.flags,
+                        "cflags": c.cflags,
+                        "methods": c.methods,
+                    }
+                    for c in self._records[aor]
+                ]
+                for aor in self.aors()
+            },
+        }

@@ -59,12 +59,14 @@ def make_server(fake_mi: FakeMI, audit_path: Path) -> ServerFactory:
     def make(role: Role | str = Role.VIEWER, **changes: Any) -> OpenSIPSMCP:
         audit = changes.pop("audit", None)
         assert audit is None or isinstance(audit, AuditLog)
-        settings = Settings(
-            mi_url=fake_mi.url,
-            role=Role(role),
-            audit_log=audit_path,
-            **{**FAST_MI, **changes},
-        )
+        values: dict[str, Any] = {
+            "mi_url": fake_mi.url,
+            "role": Role(role),
+            "audit_log": audit_path,
+            **FAST_MI,
+            **changes,
+        }
+        settings = Settings(**values)
         return build_server(settings, audit=audit)
 
     return make

@@ -62,3 +62,8 @@ def test_cancel_is_destructive() -> None:
 
 def test_without_a_section_nothing_is_pending() -> None:
     assert fails(make_world(), "t_uac_cancel", {"callid": "x", "cseq": 1}).code == 481
+
+
+def test_the_transaction_gauge_is_only_derived_when_a_scenario_models_transactions() -> None:
+    assert make_world().get(TmState).statistics() == {}
+    assert make_world(tm=TM).get(TmState).statistics() == {"tm:inuse_transactions": 2}

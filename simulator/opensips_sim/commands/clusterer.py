@@ -10,27 +10,16 @@ result. Carried parameters travel as a positional list of strings.
 
 from __future__ import annotations
 
-import json
-from functools import cache
-from importlib import resources
 from typing import Any
 
 from .. import dispatch
-from ..errors import METHOD_NOT_FOUND, MIError, invalid_params
-from ..params import Params
-from ..registry import HANDLERS, LEVELS, CallContext, Level, PartialFailure, command, commands
+from ..errors import MIError, bad_array_item, bad_type
+from ..params import Params, c_valueint
+from ..registry import HANDLERS, LEVELS, CallContext, Level, PartialFailure, command
 from ..state.clusterer import Cluster, ClustererState, SharingTag
 from ..world import World
 
 NODE_DISABLED, NODE_ENABLED = 0, 1
-
-
-@cache
-def _command_flags() -> dict[str, str]:
-    raw = json.loads(
-        resources.files("opensips_sim").joinpath("data/commands-3.6.json").read_text("utf-8")
-    )
-    return {name: str(entry.get("flags", "")) for name, entry in raw["commands"].items()}
 
 
 def _carried_args(params: Params) -> tuple[list[str] | None, bool]:
@@ -42,31 +31,26 @@ def _carried_args(params: Params) -> tuple[list[str] | None, bool]:
         return None, True
     raw = params.raw("cmd_params")
     if not isinstance(raw, list):
-        raise invalid_params("Bad type for parameter 'cmd_params'")
+        raise bad_type("cmd_params")
     args: list[str] = []
     for item in raw:
         if isinstance(item, bool) or not isinstance(item, str | int | float):
             return None, False
-        args.append(item if isinstance(item, str) else str(int(item)))
+        args.append(item if isinstance(item, str) else str(c_valueint(item)))
     return args or None, True
 
 
 def _run_carried(world: World, name: str, args: list[str] | None) -> Any:
     """Run a carried command as a node does on receipt (``cl_run_mi_cmd``)."""
-    if name not in commands():
+    info = dispatch.available(name)
+    if info is None:
         raise MIError(400, "Command to be run not found")
-    flags = _command_flags().get(name, "")
-    if "MI_ASYNC_RPL_FLAG" in flags:
+    if "MI_ASYNC_RPL_FLAG" in info.flags:
         raise MIError(400, "Async commands not supported")
     impl = HANDLERS.get(name)
-    if "MI_NAMED_PARAMS_ONLY" in flags or (impl is not None and impl.named_only):
+    if info.named_only or (impl is not None and impl.named_only):
         raise MIError(400, "Commands requiring named params not supported")
-    try:
-        return dispatch.run(world, name, args)
-    except MIError as err:
-        if err.code == METHOD_NOT_FOUND:  # a command of a module that node did not load
-            raise MIError(400, "Command to be run not found") from None
-        raise
+    return dispatch.run(world, name, args)
 
 
 def _carried_level(params: Params) -> Level:
@@ -142,7 +126,7 @@ def cluster_broadcast_mi(ctx: CallContext, params: Params) -> Any:
     if limit is not None and limit <= len(peers):
         raise PartialFailure(len(peers))
     if not packed:
-        raise invalid_params("Bad type for array item in parameter 'cmd_params'")
+        raise bad_array_item("cmd_params")
     result = _run_carried(ctx.world, name, args)
     if limit is not None:
         raise PartialFailure(len(peers) + 1)

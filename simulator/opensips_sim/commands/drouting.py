@@ -8,13 +8,13 @@ read or change one gateway/carrier/number require it (400, with the module's rea
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 from ..errors import MIError
 from ..params import Params
 from ..registry import CallContext, Level, command
 from ..state.drouting import DroutingState, DrPartition
+from ..timefmt import ctime
 
 
 def _partition_not_allowed() -> MIError:
@@ -127,25 +127,20 @@ def dr_reload(ctx: CallContext, params: Params) -> Any:
     return "OK"
 
 
-def _ctime(epoch: float) -> str:
-    """``ctime_r`` without its newline (the simulator prints UTC, for determinism)."""
-    return time.asctime(time.gmtime(epoch))
-
-
 @command("dr_reload_status", level="read")
 def dr_reload_status(ctx: CallContext, params: Params) -> Any:
     """When each partition was last loaded from the database."""
     dr = ctx.world.get(DroutingState)
     if params.has("partition_name"):
         part = _partition(ctx, params)
-        return {"name": part.name, "Date": _ctime(part.loaded_at)}
+        return {"name": part.name, "Date": ctime(part.loaded_at)}
     if dr.use_partitions:
         return {
             "Partitions": [
-                {"name": p.name, "Date": _ctime(p.loaded_at)} for p in dr.partitions.values()
+                {"name": p.name, "Date": ctime(p.loaded_at)} for p in dr.partitions.values()
             ]
         }
-    return {"Date": _ctime(dr.default().loaded_at)}
+    return {"Date": ctime(dr.default().loaded_at)}
 
 
 @command("dr_number_routing", level="read", named_only=True)

@@ -42,10 +42,12 @@ class TmState(StatePart):
     def __init__(self, world: Any) -> None:
         super().__init__(world)
         self.transactions: list[Transaction] = []
+        self._modelled = False
 
     def load(self, section: Mapping[str, Any]) -> None:
         """Replace the pending transactions."""
         now = self.world.clock.now()
+        self._modelled = True
         self.transactions = []
         for raw in section.get("transactions", []):
             expires = raw.get("expires_in")
@@ -77,8 +79,9 @@ class TmState(StatePart):
         ]
 
     def statistics(self) -> dict[str, int | str]:
-        """``tm:inuse_transactions``."""
-        return {"tm:inuse_transactions": len(self.transactions)}
+        """``tm:inuse_transactions``, once a scenario models the transactions (until then the
+        statistics part keeps its captured value)."""
+        return {"tm:inuse_transactions": len(self.transactions)} if self._modelled else {}
 
     def snapshot(self) -> Any:
         """Pending transactions (with their cancel time, if cancelled)."""

@@ -345,16 +345,21 @@ class ToolCall:
         if entry.aliases:
             live = await self.runtime._fetch_live(self)
             wire = self.runtime.catalog.wire_name(entry.name, live.names or frozenset())
+        # Left set if the call is cancelled mid-way: __aexit__ then records the outcome.
         self._in_flight = record
         try:
             resp = await self.runtime.mi.call(wire, params, level=resolution.level)
         except MIError as exc:
+            self._in_flight = None
             record.attempts = exc.attempts
             error = errors.from_mi_error(exc, None if entry.live_only else entry)
             record.outcome = "unknown" if error.code is ErrorCode.OUTCOME_UNKNOWN else "error"
             raise error from None
-        finally:
+        except Exception:
             self._in_flight = None
+            record.outcome = "error"
+            raise
+        self._in_flight = None
         record.attempts, record.outcome = resp.attempts, "ok"
         return MIResult(
             command=entry.name,

@@ -1,0 +1,202 @@
+"""Settings precedence and validation; the tokens file and the token verifier."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+from opensips_mcp.catalog import AccessLevel
+from opensips_mcp.gate import Principal, Role, decide
+from opensips_mcp.settings import PARSERS, SettingsError, load_settings
+from opensips_mcp.tokens import (
+    StoreTokenVerifier,
+    TokenFileError,
+    TokenStore,
+    add_token,
+    hash_token,
+    load_tokens,
+    principal_from_access_token,
+    remove_token,
+)
+
+
+def test_defaults_apply_when_nothing_is_set() -> None:
+    settings = load_settings({}, env={})
+    assert settings.transport == "stdio"
+    assert settings.mi_url == "http://127.0.0.1:8888/mi"
+    assert settings.role is Role.VIEWER
+    assert (settings.host, settings.port) == ("127.0.0.1", 8080)
+    assert settings.audit_log.parts[-3:] == ("state", "opensips-mcp", "audit.jsonl")
+
+
+def test_command_line_beats_environment_beats_config_file_beats_defaults(tmp_path: Path) -> None:
+    config = tmp_path / "c.toml"
+    config.write_text(
+        'role = "admin"\nport = 9001\nmi-url = "http://127.0.0.1:1/mi"\n'
+        'allowed_hosts = ["a:1", "b:*"]\n'
+    )
+    env = {
+        "OPENSIPS_MCP_CONFIG": str(config),
+        "OPENSIPS_MCP_PORT": "9002",
+        "OPENSIPS_MCP_ROLE": "operator",
+    }
+    settings = load_settings({"role": "viewer"}, env=env)
+    assert settings.role is Role.VIEWER  # command line
+    assert settings.port == 9002  # environment
+    assert settings.mi_url == "http://127.0.0.1:1/mi"  # config file
+    assert settings.allowed_hosts == ("a:1", "b:*")
+    assert settings.transport == "stdio"  # default
+    assert settings.config == config
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("port", "70000"),
+        ("port", "x"),
+        ("role", "root"),
+        ("mi_url", "ftp://x/mi"),
+        ("transport", "sse"),
+        ("read_only", "maybe"),
+        ("mi_read_timeout", "-1"),
+        ("log_level", "LOUD"),
+        ("mi_max_attempts", "0"),
+    ],
+)
+def test_a_bad_value_is_refused_naming_the_setting_and_its_source(name: str, value: str) -> None:
+    with pytest.raises(SettingsError) as err:
+        load_settings({}, env={f"OPENSIPS_MCP_{name.upper()}": value})
+    assert err.value.name == name
+    assert err.value.source == f"OPENSIPS_MCP_{name.upper()}"
+    assert "\n" not in str(err.value)
+
+
+def test_unknown_config_key_is_refused(tmp_path: Path) -> None:
+    config = tmp_path / "c.toml"
+    config.write_text('rol = "admin"\n')
+    with pytest.raises(SettingsError) as err:
+        load_settings({"config": str(config)}, env={})
+    assert err.value.name == "rol"
+
+
+def test_non_loopback_http_needs_explicit_allowed_hosts() -> None:
+    with pytest.raises(SettingsError) as err:
+        load_settings({"transport": "http", "host": "0.0.0.0"}, env={})
+    assert err.value.name == "allowed_hosts"
+    ok = load_settings(
+        {"transport": "http", "host": "0.0.0.0", "allowed_hosts": "mcp.example:8080"}, env={}
+    )
+    assert ok.http_allowed_hosts == ("mcp.example:8080",)
+
+
+def test_read_only_forces_viewer_for_stdio_and_for_token_roles() -> None:
+    settings = load_settings({"role": "admin", "read_only": "true"}, env={})
+    assert settings.stdio_principal.role is Role.VIEWER
+    assert settings.cap(Role.ADMIN) is Role.VIEWER
+
+
+def test_lists_are_comma_separated_and_deduplicated() -> None:
+    settings = load_settings({"toolsets": "generic, dialog,generic,"}, env={})
+    assert settings.toolsets == ("generic", "dialog")
+
+
+SAMPLES = {
+    "transport": ("http", "http"),
+    "mi_url": ("http://127.0.0.1:1/mi", "http://127.0.0.1:1/mi"),
+    "role": ("admin", Role.ADMIN),
+    "principal": ("bot", "bot"),
+    "host": ("127.0.0.2", "127.0.0.2"),
+    "port": ("0", 0),
+    "tokens_file": ("/tmp/t.toml", Path("/tmp/t.toml")),
+    "audit_log": ("/tmp/a.jsonl", Path("/tmp/a.jsonl")),
+    "read_only": ("yes", True),
+    "allowed_hosts": ("a:1,b:2", ("a:1", "b:2")),
+    "allowed_origins": ("http://a:1", ("http://a:1",)),
+    "toolsets": ("generic", ("generic",)),
+    "tools": ("mi_execute", ("mi_execute",)),
+    "mi_connect_timeout": ("1.5", 1.5),
+    "mi_read_timeout": ("4", 4.0),
+    "mi_total_timeout": ("20", 20.0),
+    "mi_max_attempts": ("5", 5),
+    "which_ttl": ("0", 0.0),
+    "log_level": ("debug", "DEBUG"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(PARSERS))
+def test_every_setting_can_come_from_its_environment_variable(name: str) -> None:
+    raw, expected = SAMPLES[name]
+    settings = load_settings({}, env={f"OPENSIPS_MCP_{name.upper()}": raw})
+    assert getattr(settings, name) == expected
+
+
+@pytest.mark.parametrize(
+    ("role", "level", "allowed"),
+    [
+        (r, lv, allowed)
+        for r, allowed_levels in [
+            (Role.VIEWER, {AccessLevel.READ}),
+            (Role.OPERATOR, {AccessLevel.READ, AccessLevel.WRITE}),
+            (Role.ADMIN, set(AccessLevel)),
+        ]
+        for lv in AccessLevel
+        for allowed in [lv in allowed_levels]
+    ],
+)
+def test_roles_map_to_levels(role: Role, level: AccessLevel, allowed: bool) -> None:
+    decision = decide(Principal("p", role), "cmd", (), level)
+    assert decision.allowed is allowed
+    assert decision.needed_role.allows(level)
+
+
+# --- tokens ----------------------------------------------------------------------------------
+
+
+def test_a_new_token_is_returned_once_and_only_its_hash_is_stored(tmp_path: Path) -> None:
+    path = tmp_path / "cfg" / "tokens.toml"
+    token = add_token(path, "alice", Role.OPERATOR)
+    text = path.read_text()
+    assert token not in text
+    assert hash_token(token) in text
+    assert os.stat(path).st_mode & 0o077 == 0
+    (entry,) = load_tokens(path)
+    assert (entry.name, entry.role) == ("alice", Role.OPERATOR)
+    assert len(token) >= 43  # 32 random bytes, url-safe base64
+
+
+def test_token_names_are_unique_and_removable(tmp_path: Path) -> None:
+    path = tmp_path / "tokens.toml"
+    add_token(path, "alice", Role.VIEWER)
+    with pytest.raises(TokenFileError):
+        add_token(path, "alice", Role.ADMIN)
+    add_token(path, "bob", Role.ADMIN)
+    remove_token(path, "alice")
+    assert [e.name for e in load_tokens(path)] == ["bob"]
+    with pytest.raises(TokenFileError):
+        remove_token(path, "alice")
+
+
+def test_a_malformed_tokens_file_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "tokens.toml"
+    path.write_text('[[token]]\nname = "a"\nrole = "root"\nsha256 = "00"\n')
+    with pytest.raises(TokenFileError):
+        load_tokens(path)
+
+
+async def test_verifier_accepts_known_tokens_only_and_never_keeps_the_secret(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "tokens.toml"
+    alice = add_token(path, "alice", Role.OPERATOR)
+    bob = add_token(path, "bob", Role.VIEWER)
+    verifier = StoreTokenVerifier(TokenStore(load_tokens(path)))
+    access = await verifier.verify_token(alice)
+    assert access is not None
+    assert alice not in access.model_dump_json()
+    assert principal_from_access_token(access) == Principal("alice", Role.OPERATOR)
+    bob_access = await verifier.verify_token(bob)
+    assert bob_access is not None
+    assert principal_from_access_token(bob_access) == Principal("bob", Role.VIEWER)
+    assert await verifier.verify_token(alice + "x") is None
+    assert await verifier.verify_token("") is None

@@ -180,3 +180,39 @@ def test_refuses_to_start_on_a_public_address_without_tokens(tmp_path: Path) -> 
         build_http_app(settings, TokenStore(()))
     with pytest.raises(StartupError):
         build_http_app(settings, None)
+
+
+async def test_loopback_without_tokens_serves_every_caller_with_the_configured_role(
+    fake_mi: FakeMI, tmp_path: Path
+) -> None:
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(16)
+    port = sock.getsockname()[1]
+    settings = Settings(
+        transport="http",
+        port=port,
+        mi_url=fake_mi.url,
+        role=Role.OPERATOR,
+        principal="local",
+        audit_log=tmp_path / "audit.jsonl",
+        log_level="WARNING",
+        tokens_file=tmp_path / "none.toml",
+        **FAST_MI,  # type: ignore[arg-type]
+    )
+    app, _ = build_http_app(settings, None)
+    server = make_uvicorn(settings, app)
+    task = asyncio.create_task(server.serve(sockets=[sock]))
+    try:
+        async with asyncio.timeout(20), Client(f"http://127.0.0.1:{port}/mcp") as c:
+            write = await c.call_tool("mi_execute", WRITE)
+            destroy = await c.call_tool(
+                "mi_execute", {"command": "dlg_end_dlg", "params": {"dialog_id": "1"}}
+            )
+    finally:
+        server.should_exit = True
+        await asyncio.wait_for(task, timeout=10)
+        sock.close()
+    assert not write.is_error
+    assert error_code(destroy) == "permission_denied"
+    assert [r["principal"] for r in audit_records(settings.audit_log)] == ["local", "local"]

@@ -372,3 +372,21 @@ async def test_health_of_an_unreachable_server_reports_it_instead_of_failing(
     assert content["reachable"] is False
     assert content["error"].startswith("unreachable")
     assert "pw" not in content["mi_url"]
+
+
+@pytest.mark.parametrize("role", list(Role))
+@pytest.mark.parametrize(
+    ("tool", "args"),
+    [
+        ("mi_execute", {"command": "ds_list"}),
+        ("mi_list_commands", {"module": "dispatcher"}),
+        ("mi_describe_command", {"command": "ds_set_state"}),
+        ("opensips_health", {}),
+    ],
+)
+async def test_every_generic_tool_answers_every_role(
+    make_server: ServerFactory, role: Role, tool: str, args: dict[str, Any]
+) -> None:
+    result = await call(make_server(role), tool, args)
+    assert not result.is_error
+    assert result.structured_content is not None

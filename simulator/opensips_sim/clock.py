@@ -14,6 +14,11 @@ class Clock:
         self._mono0 = time.monotonic()
         self._offset = 0.0
 
+    @property
+    def frozen(self) -> bool:
+        """True when time only moves through :meth:`advance`."""
+        return self._frozen
+
     def now(self) -> float:
         """Current simulated time (epoch seconds)."""
         moved = 0.0 if self._frozen else time.monotonic() - self._mono0

@@ -1,0 +1,125 @@
+"""``opensips-sim``: run the simulated OpenSIPS MI endpoint.
+
+    opensips-sim --host 127.0.0.1 --port 8888 --scenario lively --seed 1 [--faults FILE]
+                 [--no-quirks] [--idle-timeout 30] [--frozen-clock EPOCH] [--banner]
+
+Prints ``opensips-sim listening on http://HOST:PORT/mi`` (port 0 picks a free one) and, with
+``--banner``, how to point the MCP server, Claude Desktop and the MCP Inspector at it.
+Stops cleanly on SIGINT/SIGTERM.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import signal
+import sys
+from collections.abc import Sequence
+
+from . import __version__, scenarios
+from .clock import Clock
+from .faults import FaultError, load_rules_file
+from .simulator import Settings, Simulator
+from .wire import WireServer
+
+INSPECTOR = "npx -y @modelcontextprotocol/inspector@2.12.0 --cli"
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser."""
+    parser = argparse.ArgumentParser(
+        prog="opensips-sim",
+        description="A stateful fake OpenSIPS 3.6 MI endpoint (JSON-RPC over HTTP) with a "
+        "control API under /sim and fault injection.",
+    )
+    parser.add_argument("--version", action="version", version=f"opensips-sim {__version__}")
+    parser.add_argument("--host", default="127.0.0.1", help="address to listen on")
+    parser.add_argument("--port", type=int, default=8888, help="port (0: pick a free one)")
+    parser.add_argument(
+        "--scenario",
+        default="quiet",
+        help=f"built-in ({', '.join(scenarios.builtin_names())}) or a JSON file",
+    )
+    parser.add_argument("--seed", type=int, default=0, help="seed of every random choice")
+    parser.add_argument("--faults", metavar="FILE", help="JSON file of fault rules")
+    parser.add_argument(
+        "--no-quirks",
+        action="store_true",
+        help="send the end of empty-body replies at once (real mi_http holds it back)",
+    )
+    parser.add_argument(
+        "--idle-timeout", type=float, default=30.0, help="close idle connections after SEC"
+    )
+    parser.add_argument(
+        "--frozen-clock",
+        type=float,
+        metavar="EPOCH",
+        help="freeze the clock at EPOCH (then only POST /sim/clock moves it)",
+    )
+    parser.add_argument(
+        "--banner", action="store_true", help="print how to connect the MCP server to it"
+    )
+    return parser
+
+
+def banner(url: str, control_url: str) -> str:
+    """How to start the MCP server, Claude Desktop and the MCP Inspector against ``url``."""
+    serve = ["serve", "--mi-url", url, "--role", "operator"]
+    desktop = {"mcpServers": {"opensips": {"command": "opensips-mcp", "args": serve}}}
+    return "\n".join(
+        [
+            f"control API: {control_url}",
+            "",
+            "MCP server against it:",
+            "  opensips-mcp " + " ".join(serve),
+            "",
+            "Claude Desktop (claude_desktop_config.json):",
+            "  " + json.dumps(desktop),
+            "",
+            "MCP Inspector:",
+            f"  {INSPECTOR} opensips-mcp {' '.join(serve)} --method tools/list",
+        ]
+    )
+
+
+async def serve(args: argparse.Namespace) -> int:
+    """Run until SIGINT/SIGTERM."""
+    rules = load_rules_file(args.faults) if args.faults else []
+    clock = Clock(args.frozen_clock, frozen=True) if args.frozen_clock is not None else Clock()
+    sim = Simulator(
+        args.scenario,
+        seed=args.seed,
+        clock=clock,
+        faults=rules,
+        settings=Settings(quirks=not args.no_quirks, idle_timeout=args.idle_timeout),
+    )
+    server = WireServer(sim)
+    port = await server.start(args.host, args.port)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    url = f"http://{args.host}:{port}/mi"
+    print(f"opensips-sim listening on {url}", flush=True)
+    if args.banner:
+        print(banner(url, f"http://{args.host}:{port}/sim"), flush=True)
+    try:
+        await stop.wait()
+    finally:
+        await server.close()
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Console entry point."""
+    args = build_parser().parse_args(argv)
+    try:
+        return asyncio.run(serve(args))
+    except (scenarios.ScenarioError, FaultError, OSError, ValueError) as exc:
+        print(f"opensips-sim: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,96 @@
+"""Run the simulator inside the current event loop (tests, conformance suite)::
+
+async with running_simulator(scenario="quiet", seed=1, frozen_at=1795689764) as sim:
+    sim.url            # http://127.0.0.1:PORT/mi   (MI endpoint)
+    sim.control_url    # http://127.0.0.1:PORT/sim  (control API, see control.py)
+    sim.world          # the live World (state parts: sim.world.get(DialogState))
+    sim.add_fault({"command": "dlg_end_dlg", "action": "http_500", "when": "after_apply"})
+    sim.advance(60)    # move the clock, let registrations expire and dialogs time out
+    sim.journal()      # every MI request received, as control GET /sim/journal lists them
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Mapping, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from .clock import Clock
+from .faults import FaultRule
+from .simulator import Settings, Simulator
+from .wire import WireServer
+from .world import World
+
+
+@dataclass
+class RunningSimulator:
+    """A simulator listening on ``host:port``."""
+
+    sim: Simulator
+    host: str
+    port: int
+
+    @property
+    def url(self) -> str:
+        """The MI endpoint, as an MI client is configured with it."""
+        return f"http://{self.host}:{self.port}/mi"
+
+    @property
+    def control_url(self) -> str:
+        """The control API root."""
+        return f"http://{self.host}:{self.port}/sim"
+
+    @property
+    def world(self) -> World:
+        """The current world (replaced by a reset or a scenario load)."""
+        return self.sim.world
+
+    def add_fault(self, rule: Mapping[str, Any]) -> FaultRule:
+        """Add one fault rule (same JSON as ``POST /sim/faults``)."""
+        return self.sim.faults.add(rule)
+
+    def advance(self, seconds: float) -> float:
+        """Move the clock forward and let the world catch up; returns the new time."""
+        now = self.sim.clock.advance(seconds)
+        self.sim.world.tick()
+        return now
+
+    def journal(self, since: int = 0) -> list[dict[str, Any]]:
+        """Journal entries newer than ``since``."""
+        return self.sim.journal.entries(since)
+
+
+@asynccontextmanager
+async def running_simulator(
+    scenario: str | Mapping[str, Any] = "quiet",
+    *,
+    seed: int = 0,
+    host: str = "127.0.0.1",
+    port: int = 0,
+    faults: Sequence[Mapping[str, Any]] = (),
+    quirks: bool = True,
+    idle_timeout: float = 30.0,
+    frozen_at: float | None = None,
+    clock: Clock | None = None,
+) -> AsyncIterator[RunningSimulator]:
+    """Start a simulator on ``host:port`` (0: a free port) and stop it on exit.
+
+    ``frozen_at``: freeze the clock at this epoch (it then moves only by ``advance``), which
+    makes answers and the journal reproducible; otherwise the clock follows real time.
+    """
+    if clock is None:
+        clock = Clock(frozen_at, frozen=True) if frozen_at is not None else Clock()
+    sim = Simulator(
+        scenario,
+        seed=seed,
+        clock=clock,
+        faults=faults,
+        settings=Settings(quirks=quirks, idle_timeout=idle_timeout),
+    )
+    server = WireServer(sim)
+    bound = await server.start(host, port)
+    try:
+        yield RunningSimulator(sim, host, bound)
+    finally:
+        await server.close()

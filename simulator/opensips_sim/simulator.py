@@ -1,0 +1,253 @@
+"""The simulator engine: one world, its scenario, the journal, fault rules and the rule that
+only one MI command runs at a time (OpenSIPS runs MI in a single httpd process).
+
+The wire (``wire.py``) hands it request bodies and turns the :class:`MIReply` it gets back
+into bytes; the control API (``control.py``) calls its other methods.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import pkgutil
+import sys
+import traceback
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from . import dispatch, jsonrpc, scenarios
+from .clock import Clock
+from .errors import SERVER_ERROR, MIError
+from .faults import FaultPlan, FaultRule
+from .journal import Journal
+from .registry import PartialFailure, load_all_handlers
+from .world import World
+
+ReplyKind = Literal["json", "empty", "close", "reset", "truncate", "malformed", "stall"]
+MALFORMED_BODY = b'{"jsonrpc":"2.0","result":<opensips-sim: malformed answer>'
+PARTIAL_ERROR = MIError(500, "Operation failed")
+HANDLER_FAILED = MIError(SERVER_ERROR, "Server error", "Command handler returned null")
+
+
+def load_all_parts() -> None:
+    """Import every state part and command handler so they register."""
+    from . import state
+
+    for mod in pkgutil.iter_modules(state.__path__):
+        importlib.import_module(f"{state.__name__}.{mod.name}")
+    load_all_handlers()
+
+
+@dataclass
+class Settings:
+    """Wire behaviour switches.
+
+    ``quirks``: hold back the end of empty-body replies (202, 400, 405, 500) until another
+    request arrives, as real mi_http does. ``idle_timeout``: seconds of silence after which a
+    connection is closed (real: 30), which also bounds ``stall`` faults and held-back ends.
+    """
+
+    quirks: bool = True
+    idle_timeout: float = 30.0
+
+
+@dataclass
+class MIReply:
+    """What the wire should send for one MI request."""
+
+    kind: ReplyKind
+    status: int = 200
+    body: bytes = b""
+
+
+class Simulator:
+    """A simulated OpenSIPS 3.6 MI endpoint without its transport."""
+
+    def __init__(
+        self,
+        scenario: str | Mapping[str, Any] = "quiet",
+        *,
+        seed: int = 0,
+        clock: Clock | None = None,
+        faults: Sequence[Mapping[str, Any]] = (),
+        settings: Settings | None = None,
+    ) -> None:
+        load_all_parts()
+        self.seed = seed
+        self.clock = clock or Clock()
+        self.settings = settings or Settings()
+        self.journal = Journal()
+        self.faults = FaultPlan(seed)
+        self.faults.extend(faults)
+        self.lock = asyncio.Lock()
+        self.scenario: dict[str, Any] = {}
+        self.world = World(seed=seed, clock=self.clock)
+        self.load(scenario)
+
+    # ---- state ---------------------------------------------------------------------------
+
+    def load(self, scenario: str | Mapping[str, Any]) -> None:
+        """Make ``scenario`` the current one and seed a fresh world from it."""
+        data = scenarios.load(scenario)
+        world = World(seed=self.seed, clock=self.clock)
+        world.load({k: v for k, v in data.items() if k != "seed"})
+        self.world = world
+        self.scenario = data
+
+    def reset(self, seed: int | None = None) -> None:
+        """A fresh world from the current scenario (journal and fault rules are kept)."""
+        if seed is not None:
+            self.seed = seed
+        self.load(self.scenario)
+
+    def state(self) -> dict[str, Any]:
+        """The whole state as JSON (after letting time pass)."""
+        self.world.tick()
+        return {
+            "scenario": self.scenario.get("name"),
+            "seed": self.seed,
+            "now": self.clock.now(),
+            "parts": self.world.snapshot(),
+        }
+
+    # ---- journal helpers -----------------------------------------------------------------
+
+    def record_http(self, http_method: str, path: str, status: int | None, outcome: str) -> None:
+        """Journal a request the MI layer never saw (wrong method, path, content type)."""
+        self.journal.record(
+            self._entry(http_method, path) | {"http_status": status, "outcome": outcome}
+        )
+
+    def _entry(self, http_method: str, path: str) -> dict[str, Any]:
+        return {
+            "time": self.clock.now(),
+            "http_method": http_method,
+            "path": path,
+            "http_status": None,
+            "method": None,
+            "params": None,
+            "id": None,
+            "notification": False,
+            "recipe": None,
+            "level": None,
+            "applied": False,
+            "partial": None,
+            "fault": None,
+            "error_code": None,
+            "outcome": None,
+        }
+
+    # ---- MI ------------------------------------------------------------------------------
+
+    async def handle_mi(
+        self, body: bytes, *, http_method: str = "POST", path: str = "/mi"
+    ) -> MIReply:
+        """Answer one MI request body; journals it and applies fault rules."""
+        entry = self.journal.record(self._entry(http_method, path))
+        request = jsonrpc.parse(body)
+        entry["method"] = request.method
+        entry["params"] = request.params
+        entry["id"] = request.id if request.id_printable else repr(request.id)
+        entry["notification"] = request.notification
+
+        envelope = jsonrpc.envelope_error(request)
+        if envelope is not None:
+            if not request.id_printable:
+                return self._done(entry, MIReply("empty", 500), None)
+            return self._done(entry, self._error(envelope, request), envelope.code)
+
+        method = request.method or ""
+        resolved: dispatch.Resolved | None = None
+        failure: MIError | None = None
+        try:
+            resolved = dispatch.resolve(method, request.params)
+            entry["recipe"] = list(resolved.recipe)
+            entry["level"] = resolved.level
+        except MIError as exc:
+            failure = exc
+
+        rule = self.faults.pick(method, entry["level"])
+        if rule is not None:
+            entry["fault"] = {"rule": rule.id, "action": rule.action, "when": rule.when}
+            if rule.when == "before_apply" and rule.action not in ("delay", "partial"):
+                placeholder = self._error(HANDLER_FAILED, request).body
+                return self._done(entry, self._fault_reply(rule, placeholder), None)
+
+        answer: MIReply
+        async with self.lock:
+            if rule is not None and rule.action == "delay" and rule.when == "before_apply":
+                await asyncio.sleep(rule.seconds)
+            if resolved is None:
+                assert failure is not None
+                entry["error_code"] = failure.code
+                answer = self._error(failure, request)
+            else:
+                answer = self._execute(resolved, request, entry, rule)
+
+        if rule is not None and rule.when == "after_apply" and rule.action != "partial":
+            if rule.action == "delay":
+                await asyncio.sleep(rule.seconds)
+            else:
+                return self._done(entry, self._fault_reply(rule, answer.body), entry["error_code"])
+        if request.notification:
+            return self._done(entry, MIReply("empty", 202), entry["error_code"])
+        return self._done(entry, answer, entry["error_code"])
+
+    def _execute(
+        self,
+        resolved: dispatch.Resolved,
+        request: jsonrpc.Request,
+        entry: dict[str, Any],
+        rule: FaultRule | None,
+    ) -> MIReply:
+        partial = rule.targets if rule is not None and rule.action == "partial" else None
+        try:
+            result = dispatch.execute(resolved, self.world, partial=partial)
+        except MIError as exc:
+            entry["error_code"] = exc.code
+            return self._error(exc, request)
+        except PartialFailure as exc:
+            entry["partial"] = exc.applied
+            assert rule is not None
+            if rule.answer == "http_500":
+                return MIReply("empty", 500)
+            entry["error_code"] = PARTIAL_ERROR.code
+            return self._error(PARTIAL_ERROR, request)
+        except Exception:
+            traceback.print_exc(file=sys.stderr)
+            entry["error_code"] = HANDLER_FAILED.code
+            return self._error(HANDLER_FAILED, request)
+        entry["applied"] = True
+        return MIReply("json", 200, jsonrpc.result_body(result, request.id))
+
+    @staticmethod
+    def _error(error: MIError, request: jsonrpc.Request) -> MIReply:
+        return MIReply("json", 200, jsonrpc.error_body(error, request.id))
+
+    @staticmethod
+    def _fault_reply(rule: FaultRule, body: bytes) -> MIReply:
+        if rule.action in ("http_500", "http_503"):
+            return MIReply("empty", int(rule.action[-3:]))
+        if rule.action == "truncate":
+            return MIReply("truncate", 200, body)
+        if rule.action == "malformed":
+            return MIReply("malformed", 200, MALFORMED_BODY)
+        if rule.action == "reset":
+            return MIReply("reset")
+        return MIReply("stall")
+
+    @staticmethod
+    def _done(entry: dict[str, Any], reply: MIReply, error_code: int | None) -> MIReply:
+        entry["error_code"] = error_code
+        entry["http_status"] = None if reply.kind in ("reset", "stall", "close") else reply.status
+        entry["outcome"] = {
+            "json": "answered",
+            "empty": "no_answer",
+            "close": "closed",
+            "reset": "reset",
+            "truncate": "truncated",
+            "malformed": "malformed",
+            "stall": "stalled",
+        }[reply.kind]
+        return reply

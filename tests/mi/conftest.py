@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import socket
-from collections.abc import AsyncIterator, Awaitable, Callable
+import threading
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from typing import Any
 
 import pytest
@@ -53,3 +55,31 @@ async def make_client() -> AsyncIterator[ClientFactory]:
     yield make
     for client in clients:
         await client.close()
+
+
+@pytest.fixture
+def threaded_server() -> Iterator[RawMIServer]:
+    """A server answering every request, on its own event loop in its own thread.
+
+    Sharing the test's loop, a server only reads after the client's writes of one loop
+    iteration are all done, so it could not see a request split into two writes; from
+    its own thread it sees most such splits as separate chunks.
+    """
+    ready = threading.Event()
+    loop = asyncio.new_event_loop()
+    server = RawMIServer(answer_ok)
+
+    def serve() -> None:
+        asyncio.set_event_loop(loop)
+        loop.run_until_complete(server.start())
+        ready.set()
+        loop.run_forever()
+
+    thread = threading.Thread(target=serve, name="raw-mi-server", daemon=True)
+    thread.start()
+    assert ready.wait(5), "threaded server did not start"
+    yield server
+    asyncio.run_coroutine_threadsafe(server.stop(), loop).result(5)
+    loop.call_soon_threadsafe(loop.stop)
+    thread.join(5)
+    loop.close()

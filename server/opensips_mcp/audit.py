@@ -15,10 +15,13 @@ A record (all keys always present)::
      "error": null,                           # the error code the agent saw, if any
      "mi_attempts": 1,                        # HTTP requests sent, summed over the calls
      "duration_ms": 3.2,
-     "calls": [{"command", "params", "level", "decision", "outcome", "attempts"}, ...]}
+     "cancelled": false,                      # the client cancelled the call mid-way
+     "calls": [{...}, ...]}                   # every MI command gated, see below
 
 ``calls`` lists every MI command the tool call gated, in order (a typed tool may run
-several); ``command``/``params`` repeat the first for easy grepping.
+several), each as ``{"command", "params", "level", "decision", "outcome", "attempts",
+"internal"}``; ``internal`` marks the server's own ``which`` look-ups (live command
+list, cached). ``command``/``params`` repeat the first call the tool itself asked for.
 
 Secrets: a parameter whose name contains ``password``, ``passwd``, ``ha1``,
 ``secret``, ``token``, ``auth`` or ``key`` (any case, at any depth) is stored as
@@ -106,6 +109,8 @@ class CallRecord:
     decision: DecisionText
     outcome: Outcome | None = None
     attempts: int = 0
+    internal: bool = False
+    """Made by the server for its own needs (the live ``which``), not asked by the tool."""
 
     def as_json(self) -> dict[str, Any]:
         """The JSON form stored under ``calls``."""
@@ -116,6 +121,7 @@ class CallRecord:
             "decision": self.decision,
             "outcome": self.outcome,
             "attempts": self.attempts,
+            "internal": self.internal,
         }
 
 
@@ -137,7 +143,8 @@ class AuditRecord:
 
     def as_json(self) -> dict[str, Any]:
         """The record as stored (see the module docstring)."""
-        first = self.calls[0] if self.calls else None
+        asked = [c for c in self.calls if not c.internal] or self.calls
+        first = asked[0] if asked else None
         levels = [c.level for c in self.calls if c.level is not None]
         return {
             "time": self.started.astimezone(UTC).isoformat().replace("+00:00", "Z"),

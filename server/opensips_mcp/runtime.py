@@ -234,7 +234,7 @@ class Runtime:
             cached = self._live
             if not refresh and cached is not None and time.monotonic() - cached.fetched_at < ttl:
                 return cached
-            record = CallRecord("which", None, AccessLevel.READ.value, "allow")
+            record = CallRecord("which", None, AccessLevel.READ.value, "allow", internal=True)
             if call is not None:
                 call.record.calls.append(record)
             try:
@@ -337,14 +337,14 @@ class ToolCall:
             await self.runtime._fetch_live(self)
         resolution = self.check(command, params)
         entry = resolution.entry
-        record = CallRecord(
-            entry.name, _redact_resolved(params, resolution), resolution.level.value, "allow"
-        )
-        self.record.calls.append(record)
         wire = entry.name
         if entry.aliases:
             live = await self.runtime._fetch_live(self)
             wire = self.runtime.catalog.wire_name(entry.name, live.names or frozenset())
+        record = CallRecord(
+            entry.name, _redact_resolved(params, resolution), resolution.level.value, "allow"
+        )
+        self.record.calls.append(record)
         # Left set if the call is cancelled mid-way: __aexit__ then records the outcome.
         self._in_flight = record
         try:

@@ -10,10 +10,10 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import httpx2
 import pytest
 from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
-from mcp.shared._httpx_utils import create_mcp_http_client
 from opensips_mcp.gate import Role
 from opensips_mcp.settings import Settings
 from opensips_mcp.tokens import TokenStore, add_token, load_tokens
@@ -76,7 +76,7 @@ async def http_server(fake_mi: FakeMI, tmp_path: Path) -> AsyncIterator[Running]
 
 
 def mcp_client(url: str, token: str) -> Client:
-    http = create_mcp_http_client(headers={"Authorization": f"Bearer {token}"})
+    http = httpx2.AsyncClient(headers={"Authorization": f"Bearer {token}"}, timeout=20)
     return Client(streamable_http_client(url, http_client=http))
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -13,7 +14,7 @@ from opensips_mcp.runtime import runtime_of
 from opensips_mcp.tools import Toolset, select_tools
 
 from .conftest import ServerFactory
-from .helpers import Answer, FakeMI, call, error_code, error_text
+from .helpers import Answer, FakeMI, audit_records, call, error_code, error_text
 
 GENERIC = {"mi_execute", "mi_list_commands", "mi_describe_command", "opensips_health"}
 
@@ -331,7 +332,7 @@ async def test_mi_execute_returns_the_result_and_how_it_was_sent(
 
 
 async def test_a_4x_server_is_sent_the_module_scoped_name_it_offers(
-    make_server: ServerFactory, fake_mi: FakeMI
+    make_server: ServerFactory, fake_mi: FakeMI, audit_path: Path
 ) -> None:
     fake_mi.offered.discard("get_statistics")
     fake_mi.offered.add("statistics:get")
@@ -342,6 +343,12 @@ async def test_a_4x_server_is_sent_the_module_scoped_name_it_offers(
     )
     assert not result.is_error
     assert fake_mi.methods() == ["which", "statistics:get"]
+    (record,) = audit_records(audit_path)
+    assert record["command"] == "get_statistics"
+    assert [(c["command"], c["internal"]) for c in record["calls"]] == [
+        ("which", True),
+        ("get_statistics", False),
+    ]
 
 
 # --- opensips_health -------------------------------------------------------------------------

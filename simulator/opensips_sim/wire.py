@@ -237,6 +237,9 @@ class WireServer:
             await self._serve(conn)
         except (ConnectionError, asyncio.IncompleteReadError, BadRequest):
             pass
+        except asyncio.CancelledError:
+            # Server shutdown: end quietly so the stream protocol does not log the cancel.
+            pass
         finally:
             self._tasks.discard(task)
             if conn in self._held:

@@ -336,7 +336,7 @@ class UsrlocState(StatePart):
         while self._next_registration <= now:
             at = self._next_registration
             user = users[rng.randrange(len(users))]
-            port = 5100 + users.index(user)
+            port = 5071 + users.index(user)  # alice 5071, bob 5072, ... as captured
             self.register(user, f"sip:{user}@127.0.0.1:{port}", rng.randint(low, high), at)
             self._next_registration = at + rng.expovariate(rate / 60.0)
 

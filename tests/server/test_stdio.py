@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import sys
 from pathlib import Path
 
@@ -43,3 +44,54 @@ async def test_stdio_server_lists_its_tools_and_runs_one(fake_mi: FakeMI, tmp_pa
     assert error_code(denied) == "permission_denied"
     assert [r["principal"] for r in audit_records(audit)] == ["ci", "ci"]
     assert fake_mi.methods() == ["version", "uptime", "ps"]
+
+
+async def test_stdout_carries_only_protocol_messages_even_with_debug_logs(
+    fake_mi: FakeMI, tmp_path: Path
+) -> None:
+    messages = [
+        {
+            "jsonrpc": "2.0",
+            "id": 1,
+            "method": "initialize",
+            "params": {
+                "protocolVersion": "2025-06-18",
+                "capabilities": {},
+                "clientInfo": {"name": "t", "version": "1"},
+            },
+        },
+        {"jsonrpc": "2.0", "method": "notifications/initialized"},
+        {
+            "jsonrpc": "2.0",
+            "id": 2,
+            "method": "tools/call",
+            "params": {"name": "opensips_health", "arguments": {}},
+        },
+    ]
+    proc = await asyncio.create_subprocess_exec(
+        SCRIPT,
+        "serve",
+        "--mi-url",
+        fake_mi.url,
+        "--audit-log",
+        str(tmp_path / "a.jsonl"),
+        "--log-level",
+        "DEBUG",
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    assert proc.stdin is not None and proc.stdout is not None
+    proc.stdin.write("".join(json.dumps(m) + "\n" for m in messages).encode())
+    await proc.stdin.drain()
+    replies: list[dict[str, object]] = []
+    async with asyncio.timeout(30):
+        while len(replies) < 2:
+            line = await proc.stdout.readline()
+            assert line, "the server closed stdout early"
+            replies.append(json.loads(line))
+        proc.stdin.close()
+        rest, err = await proc.communicate()
+    assert all(json.loads(line) for line in rest.splitlines())
+    assert [r.get("id") for r in replies] == [1, 2]
+    assert b"DEBUG" in err

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import socket
+from collections.abc import Iterator
 
 import pytest
 from opensips_mcp.catalog.levels import AccessLevel
@@ -318,3 +320,39 @@ async def test_write_on_a_pooled_connection_already_closed_by_the_server_goes_on
     assert resp.result == "OK"
     assert [r.method for r in server.requests] == ["uptime", "ds_set_state"]
     assert server.connections == 2
+
+
+@pytest.fixture
+def unanswered_port() -> Iterator[int]:
+    """A 127.0.0.1 port whose listen queue is full: new connections hang in connect."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(0)
+    port = int(listener.getsockname()[1])
+    fillers = []
+    for _ in range(3):
+        filler = socket.socket()
+        filler.setblocking(False)
+        with contextlib.suppress(BlockingIOError):
+            filler.connect(("127.0.0.1", port))
+        fillers.append(filler)
+    yield port
+    for sock in [*fillers, listener]:
+        sock.close()
+
+
+@pytest.mark.parametrize("level", [AccessLevel.READ, AccessLevel.WRITE])
+async def test_connect_timeout_counts_as_not_sent_and_is_retried_at_any_level(
+    level: AccessLevel, unanswered_port: int, make_client: ClientFactory
+) -> None:
+    rng = CountingRandom()
+    mi = make_client(
+        f"http://127.0.0.1:{unanswered_port}/mi", rng=rng, connect_timeout=0.1, max_attempts=3
+    )
+
+    with pytest.raises(MIConnectionError) as caught:
+        await asyncio.wait_for(mi.call("ds_set_state", {}, level=level), 1)
+
+    assert caught.value.cause == "connect_timeout"
+    assert caught.value.attempts == 0
+    assert len(rng.calls) == 2

@@ -11,6 +11,7 @@ from opensips_mcp.catalog.levels import AccessLevel
 from opensips_mcp.mi import MIHTTPError, MIOutcomeUnknown
 
 from .conftest import ClientFactory, ServerFactory
+from .failures import Failure, failing_first, not_json, wrong_id
 from .rawserver import RawMIServer, Received, Reply
 
 
@@ -200,3 +201,16 @@ async def test_large_reply_is_read_whole(
     resp = await mi.call("t_hash", level=AccessLevel.READ)
 
     assert resp.result == entries
+
+
+@pytest.mark.parametrize("failure", [wrong_id, not_json])
+async def test_connection_that_carried_an_unusable_reply_is_not_reused(
+    failure: Failure, make_server: ServerFactory, make_client: ClientFactory
+) -> None:
+    server = await make_server(failing_first(failure, times=1))
+    mi = make_client(server.url)
+
+    resp = await mi.call("uptime", level=AccessLevel.READ)
+
+    assert resp.attempts == 2
+    assert [r.connection for r in server.requests] == [1, 2]

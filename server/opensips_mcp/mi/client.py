@@ -87,9 +87,9 @@ class MIClient:
         deadline = started + settings.total_timeout
         sent = 0
         last: AttemptFailed | None = None
+        level = AccessLevel(level)
         for retry in range(settings.max_attempts):
-            if retry:
-                assert last is not None
+            if retry and last is not None:  # every failed attempt sets last
                 delay = backoff_delay(
                     retry - 1, base=settings.backoff_base, cap=settings.backoff_max, rng=self._rng
                 )

@@ -17,6 +17,7 @@ import types
 from dataclasses import dataclass
 
 import aiohttp
+from aiohttp.client_proto import ResponseHandler
 
 from opensips_mcp.mi.jsonrpc import ReplyError, ReplyProblem, ReplyResult, decode_reply
 from opensips_mcp.mi.settings import MISettings
@@ -187,7 +188,22 @@ class Exchange:
         try:
             return decode_reply(payload, request_id)
         except ReplyProblem as exc:
+            # A reply to some other request (or garbage) means this connection is out of
+            # step with the server: close it so no later request reads a stale reply.
+            _close_connection_of(response)
             raise AttemptFailed(exc.kind, sent=True) from exc
+
+
+def _close_connection_of(response: aiohttp.ClientResponse) -> None:
+    """Close the connection a fully read reply came on (it is back in the pool by now).
+
+    aiohttp returns a connection to the pool as soon as the body is complete and offers
+    no public handle to it afterwards; ``_protocol`` is its private one. Should it go
+    away, the connection stays pooled (the test for this behaviour then fails).
+    """
+    protocol = getattr(response, "_protocol", None)
+    if isinstance(protocol, ResponseHandler):
+        protocol.close()
 
 
 def _refused_before_writing(exc: BaseException) -> bool:

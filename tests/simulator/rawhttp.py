@@ -5,6 +5,7 @@ Every read is bounded by a timeout."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 from dataclasses import dataclass
 from typing import Any
@@ -83,13 +84,16 @@ class RawClient:
 
     async def close(self) -> None:
         self.writer.close()
-        try:
+        with contextlib.suppress(ConnectionError, TimeoutError):
             await asyncio.wait_for(self.writer.wait_closed(), DEFAULT_TIMEOUT)
-        except (ConnectionError, TimeoutError):
-            pass
 
 
-def post(body: bytes | str, path: str = "/mi", extra: str = "", content_type: str | None = "application/json") -> bytes:
+def post(
+    body: bytes | str,
+    path: str = "/mi",
+    extra: str = "",
+    content_type: str | None = "application/json",
+) -> bytes:
     """A POST request with ``body`` as exact bytes."""
     data = body.encode() if isinstance(body, str) else body
     ctype = f"Content-Type: {content_type}\r\n" if content_type else ""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from typing import Any
 
 import pytest
@@ -214,3 +215,26 @@ async def test_connection_that_carried_an_unusable_reply_is_not_reused(
 
     assert resp.attempts == 2
     assert [r.connection for r in server.requests] == [1, 2]
+
+
+async def test_parameter_values_never_reach_the_logs(
+    make_server: ServerFactory, make_client: ClientFactory, caplog: pytest.LogCaptureFixture
+) -> None:
+    secret = "s3cr3t-value"
+
+    async def ok_then_fail(request: Received, reply: Reply) -> None:
+        if request.method == "uptime":
+            reply.result(request)
+        else:
+            reply.reset()
+
+    server = await make_server(ok_then_fail)
+    mi = make_client(server.url)
+
+    with caplog.at_level(logging.DEBUG):
+        await mi.call("uptime", {"password": secret}, level=AccessLevel.READ)
+        with pytest.raises(MIOutcomeUnknown):
+            await mi.call("reg_enable", {"password": secret}, level=AccessLevel.WRITE)
+
+    assert any(record.name == "opensips_mcp.mi" for record in caplog.records)
+    assert all(secret not in record.getMessage() for record in caplog.records)

@@ -17,9 +17,10 @@ One MI command per tool call::
 Several MI commands in one tool call (one audit record lists them all)::
 
     async with runtime_of(ctx).tool_call(ctx, "lb_drain") as call:
-        call.check("lb_status", {"destination_id": 3, "status": 0})  # gate the write first
-        listing = await call.mi("lb_list")                            # then read
-        done = await call.mi("lb_status", {"destination_id": 3, "status": 0})
+        drain = {"destination_id": 3, "new_status": 0}
+        call.check("lb_status", drain)           # gate the write before anything is sent
+        listing = await call.mi("lb_list")       # then read
+        done = await call.mi("lb_status", drain)
 
 What happens inside :meth:`ToolCall.mi` (and :meth:`Runtime.run_mi`), in order:
 

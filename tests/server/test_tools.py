@@ -397,3 +397,36 @@ async def test_every_generic_tool_answers_every_role(
     result = await call(make_server(role), tool, args)
     assert not result.is_error
     assert result.structured_content is not None
+
+
+async def test_a_tool_running_several_commands_gates_its_write_first_and_writes_one_record(
+    make_server: ServerFactory, fake_mi: FakeMI, audit_path: Path
+) -> None:
+    toolset = Toolset("test", "for this test")
+
+    @toolset.tool(uses=["lb_list", ("lb_status", ("destination_id", "new_status"))])
+    async def lb_drain(destination_id: int, ctx: Context) -> str:
+        """Drain a load-balancer destination."""
+        drain = {"destination_id": destination_id, "new_status": 0}
+        async with runtime_of(ctx).tool_call(ctx, "lb_drain") as c:
+            c.check("lb_status", drain)
+            await c.mi("lb_list")
+            await c.mi("lb_status", drain)
+        return "drained"
+
+    (spec,) = toolset.specs
+    assert (spec.min_level, spec.max_level) == (AccessLevel.READ, AccessLevel.WRITE)
+    results = {}
+    for role in (Role.VIEWER, Role.OPERATOR):
+        server = make_server(role)
+        server.add_tool(lb_drain, annotations=spec.annotations())
+        server.specs[spec.name] = spec
+        results[role] = await call(server, "lb_drain", {"destination_id": 3})
+    assert error_code(results[Role.VIEWER]) == "permission_denied"
+    assert not results[Role.OPERATOR].is_error
+    assert fake_mi.methods() == ["lb_list", "lb_status"]
+    denied, done = audit_records(audit_path)
+    assert (denied["outcome"], denied["mi_attempts"], len(denied["calls"])) == ("denied", 0, 1)
+    assert (done["outcome"], done["mi_attempts"]) == ("ok", 2)
+    assert [c["command"] for c in done["calls"]] == ["lb_list", "lb_status"]
+    assert (done["command"], done["level"]) == ("lb_list", "write")

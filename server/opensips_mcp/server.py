@@ -17,6 +17,7 @@ from typing import Any
 from mcp.server import MCPServer
 from mcp.server.auth.settings import AuthSettings
 from mcp.types import Tool as MCPTool
+from pydantic import AnyHttpUrl
 
 from opensips_mcp import __version__
 from opensips_mcp.audit import AuditLog
@@ -104,9 +105,12 @@ def build_server(
     runtime = Runtime(settings, load_catalog(), audit or AuditLog(settings.audit_log))
     auth_kwargs: dict[str, Any] = {}
     if tokens is not None:
-        base = f"http://{settings.host}:{settings.port}"
+        # The SDK requires an issuer URL, but it only serves OAuth routes with an
+        # authorization-server provider, which this server has none of: tokens are local.
         auth_kwargs = {
-            "auth": AuthSettings(issuer_url=base, resource_server_url=None),  # type: ignore[arg-type]
+            "auth": AuthSettings(
+                issuer_url=AnyHttpUrl("http://localhost"), resource_server_url=None
+            ),
             "token_verifier": StoreTokenVerifier(tokens),
         }
     return OpenSIPSMCP(runtime, specs, log_level=settings.log_level, **auth_kwargs)

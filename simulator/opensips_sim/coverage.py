@@ -20,7 +20,7 @@ def _recipe_levels(impl: Implementation, recipes: tuple[tuple[str, ...], ...]) -
     parts = []
     for recipe in recipes:
         try:
-            level = impl.level_for(Params({name: "1" for name in recipe}))
+            level: str = impl.level_for(Params({name: "1" for name in recipe}))
         except Exception:
             level = "?"
         parts.append(f"`[{', '.join(recipe)}]` {level}")

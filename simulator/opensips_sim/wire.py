@@ -259,6 +259,8 @@ class WireServer:
                 return
             if not request.is_control:
                 self.release_held()
+            elif conn.held:
+                conn.release()  # never interleave a control answer with an open chunked body
             keep = await self._respond(conn, request)
             await conn.writer.drain()
             if conn.held and conn.close_after_release:

@@ -198,3 +198,19 @@ async def test_expected_differences_answer_not_implemented(
     head, body = await exchange(sim.port, CASES[name]["request_raw"].encode())
     assert head.status == 200
     assert json.loads(body)["error"]["code"] == 501
+
+
+async def test_a_control_request_on_a_connection_with_a_held_end_gets_a_clean_answer(
+    start_simulator: StartSimulator,
+) -> None:
+    sim = await start_simulator()
+    client = await RawClient.connect(sim.port)
+    try:
+        await client.send(post(b'{"jsonrpc": "2.0", "method": "uptime"}'))
+        assert (await client.read_head()).status == 202
+        await client.send(b"GET /sim/clock HTTP/1.1\r\nHost: x\r\n\r\n")
+        assert await client.read_exactly(5) == b"0\r\n\r\n"
+        head = await client.read_head()
+        assert json.loads(await client.read_body(head))["frozen"] is True
+    finally:
+        await client.close()

@@ -6,6 +6,7 @@ import asyncio
 import json
 import signal
 import sys
+from pathlib import Path
 
 from opensips_sim.cli import banner, build_parser
 
@@ -51,6 +52,19 @@ async def test_the_banner_shows_how_to_connect_the_mcp_server() -> None:
         assert f"opensips-mcp serve --mi-url {url} --role operator" in rest.decode()
     finally:
         process.send_signal(signal.SIGINT)
+        assert await asyncio.wait_for(process.wait(), TIMEOUT) == 0
+
+
+async def test_fault_rules_load_from_a_file(tmp_path: Path) -> None:
+    rules = tmp_path / "faults.json"
+    rules.write_text(json.dumps({"rules": [{"command": "ps", "action": "http_503"}]}))
+    process, line = await start("--faults", str(rules), "--no-quirks")
+    try:
+        port = int(line.rsplit(":", 1)[1].split("/")[0])
+        head, _body = await exchange(port, post(rpc("ps")))
+        assert head.status == 503
+    finally:
+        process.send_signal(signal.SIGTERM)
         assert await asyncio.wait_for(process.wait(), TIMEOUT) == 0
 
 

@@ -143,7 +143,10 @@ async def read_request(
     expect = request.header("expect")
     if expect and expect.lower() == "100-continue" and request.version == "HTTP/1.1":
         writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")
-    request.body = await _read_body(reader, request)
+    try:
+        request.body = await _read_body(reader, request)
+    except asyncio.LimitOverrunError:
+        raise BadRequest("chunk line too long") from None
     return request
 
 

@@ -214,3 +214,27 @@ async def test_a_control_request_on_a_connection_with_a_held_end_gets_a_clean_an
         assert json.loads(await client.read_body(head))["frozen"] is True
     finally:
         await client.close()
+
+
+@pytest.mark.parametrize(
+    "garbage",
+    [
+        b"GARBAGE\r\n\r\n",
+        b"POST /mi HTTP/1.1\r\nContent-Type: application/json\r\nContent-Length: x\r\n\r\n",
+        b"POST /mi HTTP/1.1\r\nContent-Type: application/json\r\n"
+        b"Transfer-Encoding: chunked\r\n\r\nzz\r\n",
+        b"POST /mi HTTP/1.1\r\nNoColonHere\r\n\r\n",
+    ],
+)
+async def test_malformed_http_closes_the_connection_and_the_server_keeps_serving(
+    garbage: bytes, start_simulator: StartSimulator
+) -> None:
+    sim = await start_simulator()
+    client = await RawClient.connect(sim.port)
+    try:
+        await client.send(garbage)
+        assert await client.read_to_eof() == b""
+    finally:
+        await client.close()
+    head, _body = await exchange(sim.port, post(rpc("uptime")))
+    assert head.status == 200

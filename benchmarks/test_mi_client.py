@@ -1,0 +1,142 @@
+"""MI client throughput: ``uptime`` and ``dlg_list`` calls/s at 1, 8 and 32 in flight.
+
+Three clients against the same simulator process (quiet scenario):
+
+* ``test_mi_client``: this project's `MIClient`, default settings (pool of 8 keep-alive
+  connections, up to 32 in flight);
+* ``test_raw_floor``: the floor (`benchmarks.rawclient`): one pre-built request per write
+  on N kept-alive connections for N in flight;
+* ``test_opensips_package``: the PyPI ``opensips`` package's MI client
+  (``OpenSIPSMI(conn="http", url=...)``, urllib, a new connection per call), which is
+  synchronous: 1 in flight.
+
+Each records calls/s, p50/p99 latency and the simulator's CPU share during the run
+(``sim_cpu`` near 1.0 would mean the simulator, not the client, set the pace).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from opensips.mi import OpenSIPSMI
+from opensips_mcp.catalog import AccessLevel
+from opensips_mcp.mi import MIClient, MISettings
+
+from benchmarks.harness import (
+    LoopThread,
+    SimProcess,
+    Sizes,
+    closed_loop,
+    cpu_of,
+    measure,
+    sync_loop,
+)
+from benchmarks.rawclient import RawPool, build_request
+
+COMMANDS = ("uptime", "dlg_list")
+IN_FLIGHT = (1, 8, 32)
+CASES = [pytest.param(c, n, id=f"{c}-{n}") for c in COMMANDS for n in IN_FLIGHT]
+CALLS = 2000
+ROUNDS = 5
+
+
+def _check(result: Any, command: str) -> None:
+    # A wrong answer at speed is no answer: make sure each client got the real thing.
+    if command == "uptime":
+        assert isinstance(result, dict) and "Up time" in result, result
+    else:
+        assert isinstance(result, dict) and "Dialogs" in result, result
+
+
+@pytest.mark.benchmark(group="mi_client")
+@pytest.mark.parametrize(("command", "in_flight"), CASES)
+def test_mi_client(
+    benchmark: Any,
+    aio: LoopThread,
+    quiet_sim: SimProcess,
+    sizes: Sizes,
+    command: str,
+    in_flight: int,
+) -> None:
+    settings = MISettings(url=quiet_sim.url)
+    client = aio.enter(MIClient(settings))
+    _check(aio.run(client.call(command, None, level=AccessLevel.READ)).result, command)
+
+    async def call(_: int) -> object:
+        return await client.call(command, None, level=AccessLevel.READ)
+
+    calls = sizes.calls(CALLS)
+    info = benchmark.extra_info
+    with cpu_of(quiet_sim, info, lambda: samples.elapsed):
+        samples = measure(
+            benchmark, sizes.rounds(ROUNDS), lambda: aio.run(closed_loop(call, calls, in_flight))
+        )
+    info.update(
+        samples.summary(),
+        section="mi_client",
+        client="opensips_mcp.MIClient",
+        command=command,
+        in_flight=in_flight,
+        pool_size=settings.pool_size,
+        figure="calls_per_s",
+        baselines=[f"test_raw_floor[{command}-{in_flight}]", f"test_opensips_package[{command}]"],
+    )
+
+
+@pytest.mark.benchmark(group="mi_client")
+@pytest.mark.parametrize(("command", "in_flight"), CASES)
+def test_raw_floor(
+    benchmark: Any,
+    aio: LoopThread,
+    quiet_sim: SimProcess,
+    sizes: Sizes,
+    command: str,
+    in_flight: int,
+) -> None:
+    host, port = quiet_sim.host_port
+    pool = aio.enter(RawPool(host, port, in_flight))
+    request = build_request(host, port, command)
+    first = aio.run(pool.connections[0].exchange(request))
+    assert first.startswith(b'{"jsonrpc":"2.0","result":'), first[:80]
+
+    async def call(worker: int) -> bytes:
+        return await pool.connections[worker].exchange(request)
+
+    calls = sizes.calls(CALLS * 2)
+    info = benchmark.extra_info
+    with cpu_of(quiet_sim, info, lambda: samples.elapsed):
+        samples = measure(
+            benchmark, sizes.rounds(ROUNDS), lambda: aio.run(closed_loop(call, calls, in_flight))
+        )
+    info.update(
+        samples.summary(),
+        section="mi_client",
+        client="raw asyncio socket (floor)",
+        command=command,
+        in_flight=in_flight,
+        figure="calls_per_s",
+    )
+
+
+@pytest.mark.benchmark(group="mi_client")
+@pytest.mark.parametrize("command", COMMANDS)
+def test_opensips_package(
+    benchmark: Any, quiet_sim: SimProcess, sizes: Sizes, command: str
+) -> None:
+    mi = OpenSIPSMI(conn="http", url=quiet_sim.url)
+    _check(mi.execute(command), command)
+    calls = sizes.calls(CALLS // 2)
+    info = benchmark.extra_info
+    with cpu_of(quiet_sim, info, lambda: samples.elapsed):
+        samples = measure(
+            benchmark, sizes.rounds(ROUNDS), lambda: sync_loop(lambda: mi.execute(command), calls)
+        )
+    info.update(
+        samples.summary(),
+        section="mi_client",
+        client="PyPI opensips (OpenSIPSMI http)",
+        command=command,
+        in_flight=1,
+        figure="calls_per_s",
+    )

@@ -3,17 +3,16 @@
 
 from __future__ import annotations
 
+import struct
+
 _MASK = 0xFFFFFFFF
 
 
 def core_hash(text: str, size: int = 0) -> int:
     """``core_hash(s, NULL, size)`` from OpenSIPS ``hash_func.h`` (size a power of two)."""
     data = text.encode()
-    h = 0
     end = len(data) - len(data) % 4
-    for i in range(0, end, 4):
-        v = (data[i] << 24) + (data[i + 1] << 16) + (data[i + 2] << 8) + data[i + 3]
-        h = (h + (v ^ (v >> 3))) & _MASK
+    h = sum(v ^ (v >> 3) for v in struct.unpack(f">{end // 4}I", data[:end])) & _MASK
     v = 0
     for byte in data[end:]:
         v = ((v << 8) + byte) & _MASK

@@ -139,6 +139,7 @@ class DialogState(StatePart):
         self._ends: list[tuple[float, int, int]] = []
         self._motion: dict[str, Any] | None = None
         self._next_call = 0.0
+        self._bulk = False
 
     # ---- loading -------------------------------------------------------------------------
 
@@ -200,21 +201,26 @@ class DialogState(StatePart):
         return dialog
 
     def _generate(self, spec: Mapping[str, Any], now: int) -> None:
+        """Bulk generation: dialogs are appended to the table walk, then sorted once."""
         rng = self.world.rng
         users = max(2, int(spec.get("users", 1000)))
         links = dict(spec.get("profiles", {}))
-        sdps = {port: sdp_for("sim", port) for port in (5080, 5084)}
-        for n in range(int(spec.get("count", 0))):
-            caller = f"user{rng.randrange(users)}"
-            callee = f"user{rng.randrange(users)}"
-            self.start_call(
-                caller,
-                callee,
-                callid=f"{n}-gen@10.0.0.1",
-                at=now - rng.randint(1, 3600),
-                links=links,
-                sdps=(sdps[5080], sdps[5084]),
-            )
+        sdps = (sdp_for("sim", 5080), sdp_for("sim", 5084))
+        self._bulk = True
+        try:
+            for n in range(int(spec.get("count", 0))):
+                self.start_call(
+                    f"user{int(rng.random() * users)}",
+                    f"user{int(rng.random() * users)}",
+                    callid=f"{n}-gen@10.0.0.1",
+                    at=now - 1 - int(rng.random() * 3600),
+                    links=links,
+                    sdps=sdps,
+                )
+        finally:
+            self._bulk = False
+            self._order.sort()
+            heapq.heapify(self._timeouts)
 
     # ---- the table -----------------------------------------------------------------------
 
@@ -258,7 +264,7 @@ class DialogState(StatePart):
         )
         key = dialog.sort_key
         self._table[key] = dialog
-        if self._order and key > self._order[-1]:
+        if self._bulk or (self._order and key > self._order[-1]):
             self._order.append(key)
         else:
             bisect.insort(self._order, key)
@@ -266,7 +272,10 @@ class DialogState(StatePart):
         self._by_callid.setdefault(callid, []).append(dialog)
         self._state_counts[state] += 1
         if timeout_ts:
-            heapq.heappush(self._timeouts, (timeout_ts, *key))
+            if self._bulk:
+                self._timeouts.append((timeout_ts, *key))
+            else:
+                heapq.heappush(self._timeouts, (timeout_ts, *key))
         self.world.counters.incr("dialog:processed_dialogs")
         return dialog
 

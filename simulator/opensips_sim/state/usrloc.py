@@ -140,25 +140,37 @@ class UsrlocState(StatePart):
         )
 
     def _generate(self, spec: Mapping[str, Any], now: int) -> None:
+        """Bulk generation: records and the slot index are built in one pass, then sorted."""
         rng = self.world.rng
         count = int(spec.get("aors", 0))
         per_aor = int(spec.get("contacts_per_aor", 1))
         prefix = str(spec.get("user_prefix", "user"))
-        low, high = spec.get("expires", [600, 3600])
+        low, high = (int(x) for x in spec.get("expires", [600, 3600]))
+        span = high - low + 1
         for n in range(count):
             aor = f"{prefix}{n}"
             host = f"10.{(n >> 16) & 255}.{(n >> 8) & 255}.{n & 255}"
+            record = self._records.get(aor)
+            if record is None:
+                record = self._records[aor] = []
+                self._order.append((core_hash(aor, self.hash_size), aor))
             for k in range(per_aor):
-                contact = Contact(
-                    contact=f"sip:{aor}@{host}:{5060 + k}",
-                    contact_id=self._new_contact_id(),
-                    expires=now + rng.randint(int(low), int(high)),
-                    q=-1,
-                    callid=f"{n}-{k}@{host}",
-                    cseq=1 + k,
-                    user_agent="sim-generated",
+                expires = now + low + int(rng.random() * span)
+                contact_id = rng.getrandbits(63)
+                record.append(
+                    Contact(
+                        contact=f"sip:{aor}@{host}:{5060 + k}",
+                        contact_id=contact_id,
+                        expires=expires,
+                        q=-1,
+                        callid=f"{n}-{k}@{host}",
+                        cseq=1 + k,
+                        user_agent="sim-generated",
+                    )
                 )
-                self._insert(aor, contact)
+                self._expiry.append((expires, aor, contact_id))
+        self._order = sorted(set(self._order))
+        heapq.heapify(self._expiry)
 
     # ---- queries -------------------------------------------------------------------------
 

@@ -12,7 +12,8 @@ def core_hash(text: str, size: int = 0) -> int:
     """``core_hash(s, NULL, size)`` from OpenSIPS ``hash_func.h`` (size a power of two)."""
     data = text.encode()
     end = len(data) - len(data) % 4
-    h = sum(v ^ (v >> 3) for v in struct.unpack(f">{end // 4}I", data[:end])) & _MASK
+    words: tuple[int, ...] = struct.unpack(f">{end // 4}I", data[:end])
+    h = sum(w ^ (w >> 3) for w in words) & _MASK
     v = 0
     for byte in data[end:]:
         v = ((v << 8) + byte) & _MASK

@@ -1,0 +1,63 @@
+"""Conformance suite configuration: hypothesis profiles and the shared harness.
+
+``HYPOTHESIS_PROFILE`` selects the profile (``ci`` by default, ``deep`` for ten times the
+examples and steps; see ``profiles.py``). The harness (target, MCP sessions per role,
+background event loop) is opened once per run and closed at the end.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import ExitStack
+from pathlib import Path
+
+import pytest
+from anyio.from_thread import start_blocking_portal
+
+from conformance import profiles
+from conformance.harness import Harness, Target, open_target
+from conformance.strategies import Facts, read_facts
+
+profiles.register()
+
+#: Per-test time limit in the deep profile (the ci limit comes from pyproject).
+DEEP_TIMEOUT = 1800
+
+
+def pytest_report_header() -> list[str]:
+    """Name the hypothesis profile in the pytest header."""
+    return [f"conformance: hypothesis profile {profiles.profile_name()}"]
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Give conformance properties the time the deep profile needs."""
+    if profiles.profile_name() != "deep":
+        return
+    here = Path(__file__).parent
+    for item in items:
+        if Path(str(item.fspath)).is_relative_to(here):
+            item.add_marker(pytest.mark.timeout(DEEP_TIMEOUT))
+
+
+@pytest.fixture(scope="session")
+def harness(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Harness]:
+    """The target (a fresh simulator unless ``OPENSIPS_MI_URL`` is set) and MCP sessions."""
+    with ExitStack() as stack:
+        portal = stack.enter_context(start_blocking_portal(backend="asyncio"))
+        target = open_target(portal, stack)
+        yield Harness(portal, target, tmp_path_factory.mktemp("conformance"), stack)
+
+
+@pytest.fixture(scope="session")
+def target(harness: Harness) -> Target:
+    """The MI endpoint under test."""
+    return harness.target
+
+
+@pytest.fixture(scope="session")
+def facts(harness: Harness) -> Facts:
+    """Identifiers of the target (dialogs, AORs, gateways, ...), read as a viewer after a
+    reset, so that every example that resets sees them again."""
+    if harness.target.control is not None:
+        harness.target.control.reset()
+    return read_facts(harness.session("viewer"))

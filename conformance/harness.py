@@ -1,0 +1,324 @@
+"""The suite's view of the system under test: a target MI endpoint, its control API, MCP
+sessions per role and the audit trail.
+
+Everything asynchronous runs on one event loop in a background thread (an anyio blocking
+portal): the simulator (when the suite starts one), the in-memory MCP sessions and the HTTP
+server. Hypothesis drives them from the test thread with plain blocking calls, so ``@given``
+and ``RuleBasedStateMachine`` work unchanged and each example costs only its tool calls.
+
+Targets (chosen by environment, see ``README.md``):
+
+* default: a simulator started on 127.0.0.1 port 0 (quiet scenario, frozen clock);
+* ``OPENSIPS_MI_URL=http://...``: an external MI endpoint (a lab OpenSIPS). Without
+  ``OPENSIPS_SIM_CONTROL_URL`` it has no control API, so properties that need the journal,
+  fault rules or the state skip by name; only viewer calls that the suite itself judges
+  read-only are sent unless ``OPENSIPS_CONFORMANCE_ALLOW_WRITES=1``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager, ExitStack
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from anyio.from_thread import BlockingPortal
+from mcp import Client
+from mcp.types import CallToolResult
+from opensips_mcp.audit import AuditLog
+from opensips_mcp.gate import Role
+from opensips_mcp.server import OpenSIPSMCP, build_server
+from opensips_mcp.settings import Settings
+
+MI_URL_ENV = "OPENSIPS_MI_URL"
+CONTROL_URL_ENV = "OPENSIPS_SIM_CONTROL_URL"
+ALLOW_WRITES_ENV = "OPENSIPS_CONFORMANCE_ALLOW_WRITES"
+
+#: Thu Nov 26 10:42:44 2026 UTC: the moment of the real capture the quiet scenario copies.
+CAPTURE_EPOCH = 1_795_689_764.0
+
+#: MI client timeouts for calls that should simply answer (loopback, quiet simulator).
+PATIENT_MI: dict[str, Any] = {
+    "mi_connect_timeout": 1.0,
+    "mi_read_timeout": 5.0,
+    "mi_total_timeout": 10.0,
+}
+#: MI client timeouts for calls meeting faults: a lost answer costs one short read timeout.
+FAULT_MI: dict[str, Any] = {
+    "mi_connect_timeout": 1.0,
+    "mi_read_timeout": 0.4,
+    "mi_total_timeout": 8.0,
+    "mi_max_attempts": 3,
+}
+#: How long a stalled or delayed answer is held: longer than ``FAULT_MI``'s read timeout.
+FAULT_HOLD_SECONDS = 0.6
+
+CONTROL_TIMEOUT = 15.0
+CALL_TIMEOUT = 30.0
+
+
+def env_flag(name: str) -> bool:
+    """True when the environment variable ``name`` is set to 1/true/yes/on."""
+    return os.environ.get(name, "").strip().lower() in ("1", "true", "yes", "on")
+
+
+# --- the control API --------------------------------------------------------------------
+
+
+class SimControl:
+    """The simulator's control API (``/sim/...``) over HTTP, as any target would offer it."""
+
+    def __init__(self, control_url: str) -> None:
+        self.url = control_url.rstrip("/")
+        self._http = httpx.Client(timeout=CONTROL_TIMEOUT)
+        self._seen = 0
+
+    def close(self) -> None:
+        """Close the HTTP client."""
+        self._http.close()
+
+    def _json(self, method: str, path: str, body: Any = None) -> Any:
+        response = self._http.request(method, self.url + path, json=body)
+        response.raise_for_status()
+        return response.json()
+
+    def reset(self) -> None:
+        """Fresh state from the scenario, no fault rules, an empty journal.
+
+        The simulator takes its command lock for a reset, so this also waits for any
+        request still running (a delayed one) before the next example starts.
+        """
+        self._json("POST", "/reset", {"journal": True, "faults": True})
+
+    def state(self) -> dict[str, Any]:
+        """Every state part, as ``GET /sim/state`` lists them (``parts``)."""
+        parts: dict[str, Any] = self._json("GET", "/state")["parts"]
+        return parts
+
+    def journal(self, since: int = 0) -> list[dict[str, Any]]:
+        """Journal entries with ``seq`` greater than ``since``."""
+        entries: list[dict[str, Any]] = self._json("GET", f"/journal?since={since}")["entries"]
+        return entries
+
+    def mark(self) -> int:
+        """The newest ``seq`` now: entries after it are the ones the next calls cause."""
+        newer = self.journal(self._seen)
+        if newer:
+            self._seen = max(e["seq"] for e in newer)
+        return self._seen
+
+    def since(self, mark: int) -> list[dict[str, Any]]:
+        """Entries journaled after ``mark`` (see :meth:`mark`)."""
+        return self.journal(mark)
+
+    def add_faults(self, rules: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+        """Add fault rules; answers them with their ids."""
+        added: list[dict[str, Any]] = self._json("POST", "/faults", {"rules": list(rules)})["rules"]
+        return added
+
+    def clear_faults(self) -> None:
+        """Remove every fault rule."""
+        self._json("DELETE", "/faults")
+
+
+# --- the target -------------------------------------------------------------------------
+
+
+@dataclass
+class Target:
+    """The MI endpoint under test and what the suite may do with it."""
+
+    name: str
+    mi_url: str
+    control: SimControl | None
+    allow_writes: bool
+
+    @property
+    def is_external(self) -> bool:
+        """True for an endpoint the suite did not start (``OPENSIPS_MI_URL``)."""
+        return self.name != "simulator"
+
+    def require_control(self, why: str) -> SimControl:
+        """The control API, or skip the calling property (naming why it needs it)."""
+        if self.control is None:
+            pytest.skip(
+                f"needs the simulator control API ({why}); {self.name} has none "
+                f"(set {CONTROL_URL_ENV} for an external simulator)"
+            )
+        return self.control
+
+    def require_writes(self, why: str) -> None:
+        """Skip the calling property unless the target may be changed."""
+        if not self.allow_writes:
+            pytest.skip(
+                f"changes the target's state ({why}); {self.name} is read-only for this "
+                f"suite unless {ALLOW_WRITES_ENV}=1"
+            )
+
+
+# --- MCP sessions -----------------------------------------------------------------------
+
+_CODE = re.compile(r"^(?:Error executing tool \S+: )?([a-z_]+):")
+
+
+@dataclass(frozen=True)
+class ToolOutcome:
+    """What one tool call returned, as the agent sees it."""
+
+    is_error: bool
+    code: str | None
+    """The stable error code (``permission_denied``, ``outcome_unknown``, ...) of a failure."""
+    structured: dict[str, Any] | None
+    text: str
+
+    @classmethod
+    def of(cls, result: CallToolResult) -> ToolOutcome:
+        """Read a ``CallToolResult``."""
+        text = ""
+        for block in result.content:
+            if getattr(block, "type", None) == "text":
+                text = str(getattr(block, "text", ""))
+                break
+        code = None
+        if result.is_error:
+            match = _CODE.match(text)
+            code = match.group(1) if match else f"<no code: {text[:80]}>"
+        return cls(bool(result.is_error), code, result.structured_content, text)
+
+
+class AuditTail:
+    """The audit records appended to one file since the last look."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._offset = 0
+
+    def skip_to_end(self) -> None:
+        """Forget every record written so far."""
+        self._offset = self.path.stat().st_size if self.path.exists() else 0
+
+    def new_lines(self) -> list[str]:
+        """Raw lines appended since the last call (each must be one JSON record)."""
+        if not self.path.exists():
+            return []
+        with self.path.open("rb") as f:
+            f.seek(self._offset)
+            data = f.read()
+        complete = data[: data.rfind(b"\n") + 1]
+        self._offset += len(complete)
+        return complete.decode("utf-8").splitlines()
+
+    def new_records(self) -> list[dict[str, Any]]:
+        """Records appended since the last call, parsed."""
+        return [json.loads(line) for line in self.new_lines()]
+
+
+@dataclass
+class McpSession:
+    """One connected MCP client to a server running as one role, with its audit trail."""
+
+    role: Role
+    server: OpenSIPSMCP
+    client: Client
+    audit: AuditTail
+    portal: BlockingPortal
+
+    def call(self, tool: str, arguments: Mapping[str, Any] | None = None) -> ToolOutcome:
+        """Call ``tool`` and wait for its result."""
+        result = self.portal.call(self._call, tool, dict(arguments or {}))
+        return ToolOutcome.of(result)
+
+    async def _call(self, tool: str, arguments: dict[str, Any]) -> CallToolResult:
+        import anyio
+
+        with anyio.fail_after(CALL_TIMEOUT):
+            return await self.client.call_tool(tool, arguments)
+
+    def mi(self, command: str, params: Any = None) -> ToolOutcome:
+        """``mi_execute`` of ``command`` with ``params`` (omitted when ``None``)."""
+        arguments: dict[str, Any] = {"command": command}
+        if params is not None:
+            arguments["params"] = params
+        return self.call("mi_execute", arguments)
+
+
+@dataclass
+class Harness:
+    """The portal, the target and MCP sessions, opened on demand and closed at the end."""
+
+    portal: BlockingPortal
+    target: Target
+    workdir: Path
+    stack: ExitStack
+    _sessions: dict[tuple[Role, str], McpSession] = field(default_factory=dict)
+
+    def session(self, role: Role | str, profile: str = "patient") -> McpSession:
+        """A connected session as ``role``; ``profile`` is ``patient`` or ``faults`` (timeouts).
+
+        Sessions are kept for the whole run: each has its own server, principal
+        (``conformance-<role>-<profile>``) and audit file.
+        """
+        role = Role(role)
+        key = (role, profile)
+        if key not in self._sessions:
+            timeouts = FAULT_MI if profile == "faults" else PATIENT_MI
+            audit_path = self.workdir / f"audit-{role.value}-{profile}.jsonl"
+            settings = Settings(
+                mi_url=self.target.mi_url,
+                role=role,
+                principal=f"conformance-{role.value}-{profile}",
+                audit_log=audit_path,
+                log_level="WARNING",
+                **timeouts,
+            )
+            server = build_server(settings, audit=AuditLog(audit_path))
+            client = self.stack.enter_context(
+                self.portal.wrap_async_context_manager(Client(server))
+            )
+            tail = AuditTail(audit_path)
+            tail.skip_to_end()
+            self._sessions[key] = McpSession(role, server, client, tail, self.portal)
+        return self._sessions[key]
+
+    def enter(self, manager: AbstractContextManager[Any]) -> Any:
+        """Keep ``manager`` open until the end of the run."""
+        return self.stack.enter_context(manager)
+
+
+def open_target(portal: BlockingPortal, stack: ExitStack) -> Target:
+    """The target the environment selects (see the module docstring)."""
+    mi_url = os.environ.get(MI_URL_ENV, "").strip()
+    if mi_url:
+        control_url = os.environ.get(CONTROL_URL_ENV, "").strip()
+        control = SimControl(control_url) if control_url else None
+        if control is not None:
+            stack.callback(control.close)
+        return Target(
+            name=f"the MI endpoint {mi_url}",
+            mi_url=mi_url,
+            control=control,
+            allow_writes=env_flag(ALLOW_WRITES_ENV),
+        )
+    from opensips_sim.runner import running_simulator
+
+    sim = stack.enter_context(
+        portal.wrap_async_context_manager(
+            running_simulator("quiet", seed=1, frozen_at=CAPTURE_EPOCH, idle_timeout=2.0)
+        )
+    )
+    control = SimControl(sim.control_url)
+    stack.callback(control.close)
+    return Target(name="simulator", mi_url=sim.url, control=control, allow_writes=True)
+
+
+def iter_json_lines(path: Path) -> Iterator[Any]:
+    """Every line of ``path`` parsed as JSON (raises on the first line that is not)."""
+    with path.open(encoding="utf-8") as f:
+        for line in f:
+            yield json.loads(line)

@@ -16,6 +16,7 @@ import json
 import signal
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from . import __version__, scenarios
 from .clock import Clock
@@ -63,22 +64,30 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def mcp_command() -> str:
+    """The ``opensips-mcp`` script installed beside this interpreter (absolute, so the
+    printed lines work outside the virtualenv), else the bare name."""
+    sibling = Path(sys.executable).parent / "opensips-mcp"
+    return str(sibling.absolute()) if sibling.exists() else "opensips-mcp"
+
+
 def banner(url: str, control_url: str) -> str:
     """How to start the MCP server, Claude Desktop and the MCP Inspector against ``url``."""
     serve = ["serve", "--mi-url", url, "--role", "operator"]
-    desktop = {"mcpServers": {"opensips": {"command": "opensips-mcp", "args": serve}}}
+    command = mcp_command()
+    desktop = {"mcpServers": {"opensips": {"command": command, "args": serve}}}
     return "\n".join(
         [
             f"control API: {control_url}",
             "",
             "MCP server against it:",
-            "  opensips-mcp " + " ".join(serve),
+            f"  {command} " + " ".join(serve),
             "",
             "Claude Desktop (claude_desktop_config.json):",
             "  " + json.dumps(desktop),
             "",
             "MCP Inspector:",
-            f"  {INSPECTOR} opensips-mcp {' '.join(serve)} --method tools/list",
+            f"  {INSPECTOR} {command} {' '.join(serve)} --method tools/list",
         ]
     )
 

@@ -93,7 +93,16 @@ def test_the_banner_holds_a_claude_desktop_config_and_an_inspector_command() -> 
         "--mi-url",
         "http://127.0.0.1:8888/mi",
     ]
-    assert "npx -y @modelcontextprotocol/inspector@2.12.0 --cli opensips-mcp serve" in text
+    inspector = next(line for line in text.splitlines() if "inspector@2.12.0" in line)
+    assert "npx -y @modelcontextprotocol/inspector@2.12.0 --cli " in inspector
+    assert "opensips-mcp serve --mi-url http://127.0.0.1:8888/mi" in inspector
+
+
+def test_the_banner_names_the_installed_mcp_server_by_its_absolute_path() -> None:
+    text = banner("http://127.0.0.1:8888/mi", "http://127.0.0.1:8888/sim")
+    config = json.loads(next(line for line in text.splitlines() if "mcpServers" in line))
+    command = Path(config["mcpServers"]["opensips"]["command"])
+    assert command.is_absolute() and command.exists()
 
 
 def test_the_default_port_is_8888_on_loopback() -> None:

@@ -34,7 +34,7 @@ import weakref
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Annotated, Any
+from typing import Annotated, Any, Generic, TypeVar
 
 from mcp.types import CallToolResult, TextContent
 from pydantic import BaseModel, Field
@@ -304,3 +304,130 @@ def respond(model: BaseModel) -> CallToolResult:
         )
         raise errors.internal_error()
     return CallToolResult(content=[TextContent(type="text", text=text)], structured_content=data)
+
+
+# --- snapshot paging ----------------------------------------------------------------------
+
+T = TypeVar("T")
+M = TypeVar("M", bound=BaseModel)
+
+EXPIRED_NOTICE = (
+    "The snapshot behind this cursor expired (snapshots live {ttl:.0f} s after the last "
+    "page read). Call again without cursor to start from the first page."
+)
+STALE_NOTICE = (
+    "This page comes from a snapshot taken {age:.0f} s ago: changes since then are not "
+    "shown. Call again without cursor for fresh data."
+)
+TOO_LARGE_NOTICE = (
+    "Too many items to keep for paging ({total}); only the first page is shown. Narrow "
+    "the list with filters."
+)
+
+
+@dataclass
+class PageResult(Generic[M]):
+    """One page of models and what the page info should say."""
+
+    items: list[M]
+    total: int | None
+    next_cursor: str | None
+    size_limited: bool
+    notice: str | None = None
+    snapshot: Snapshot | None = None
+    expired: bool = False
+
+
+def take_page(
+    raw: Sequence[T],
+    start: int,
+    limit: int,
+    build: Callable[[T], M],
+    budget: Budget | None = None,
+) -> tuple[list[M], int, bool]:
+    """Models for ``raw[start:]``, at most ``limit`` and within ``budget``.
+
+    Returns the models, the index after the last one taken, and whether the budget
+    (not ``limit`` or the end) stopped the page.
+    """
+    budget = budget or Budget()
+    out: list[M] = []
+    index = start
+    while index < len(raw) and len(out) < limit:
+        model = build(raw[index])
+        if not budget.take(model):
+            return out, index, True
+        out.append(model)
+        index += 1
+    return out, index, False
+
+
+class SnapshotPager:
+    """Pages of a list fetched once (see the module docstring).
+
+    ``kind`` names the tool, ``key`` its filters (:func:`filter_key`), ``owner`` the
+    caller; a cursor only works for the same three.
+    """
+
+    def __init__(self, runtime: Runtime, owner: str, kind: str, key: str) -> None:
+        self.store = snapshots_of(runtime)
+        self.owner = owner
+        self.kind = kind
+        self.key = key
+
+    def resume(self, cursor: str) -> tuple[Snapshot, int] | None:
+        """The snapshot and offset a cursor points at; ``None`` when it expired.
+        Raises ``invalid_params`` for a cursor of another tool or other filters."""
+        data = decode_cursor(cursor, self.kind, self.key)
+        snapshot_id, offset = data.get("s"), data.get("o")
+        if not isinstance(snapshot_id, str) or not isinstance(offset, int) or offset < 0:
+            raise bad_cursor("is not one this server made")
+        snapshot = self.store.get(snapshot_id, self.owner, self.kind, self.key)
+        if snapshot is None:
+            return None
+        return snapshot, offset
+
+    def expired(self) -> PageResult[Any]:
+        """The page to answer for an expired cursor: empty, with what to do."""
+        return PageResult(
+            items=[],
+            total=None,
+            next_cursor=None,
+            size_limited=False,
+            notice=EXPIRED_NOTICE.format(ttl=self.store.idle_ttl),
+            expired=True,
+        )
+
+    def page(
+        self,
+        raw: Sequence[T],
+        start: int,
+        limit: int,
+        build: Callable[[T], M],
+        snapshot: Snapshot | None = None,
+        extra: dict[str, Any] | None = None,
+    ) -> PageResult[M]:
+        """A page of ``raw`` from ``start``; keeps ``raw`` as a snapshot when more pages
+        follow and it is not one already."""
+        items, end, cut = take_page(raw, start, limit, build)
+        notice: str | None = None
+        next_cursor: str | None = None
+        if end < len(raw):
+            if snapshot is None:
+                snapshot = self.store.put(self.owner, self.kind, self.key, raw, extra)
+            if snapshot is None:
+                notice = TOO_LARGE_NOTICE.format(total=len(raw))
+            else:
+                next_cursor = encode_cursor(self.kind, f=self.key, s=snapshot.id, o=end)
+        if snapshot is not None and notice is None:
+            age = snapshot.age(self.store.clock())
+            if age > self.store.idle_ttl / 2:
+                notice = STALE_NOTICE.format(age=age)
+        return PageResult(
+            items=items,
+            total=len(raw),
+            next_cursor=next_cursor,
+            size_limited=cut,
+            notice=notice,
+            snapshot=snapshot,
+        )

@@ -272,8 +272,15 @@ class Budget:
     """Counts the bytes of items added to a page; the first item always fits."""
 
     def __init__(self, limit: int = ITEMS_BUDGET) -> None:
+        self.limit = limit
         self.left = limit
         self.taken = 0
+
+    @classmethod
+    def after(cls, *parts: BaseModel) -> Budget:
+        """The budget left for a page's items once ``parts`` (e.g. summaries sent with
+        it) are counted."""
+        return cls(max(ITEMS_BUDGET // 4, ITEMS_BUDGET - sum(json_size(p) for p in parts)))
 
     def take(self, item: BaseModel) -> bool:
         """Add ``item`` if it fits (separator included); False when the page is full."""
@@ -287,7 +294,7 @@ class Budget:
     @property
     def average(self) -> int:
         """Average item size so far (a guess of 300 bytes before the first)."""
-        used = ITEMS_BUDGET - self.left
+        used = self.limit - self.left
         return used // self.taken if self.taken else 300
 
 
@@ -431,3 +438,31 @@ class SnapshotPager:
             notice=notice,
             snapshot=snapshot,
         )
+
+
+def offset_page(
+    raw: Sequence[T],
+    cursor: str | None,
+    kind: str,
+    key: str,
+    limit: int,
+    build: Callable[[T], M],
+    budget: Budget | None = None,
+) -> PageResult[M]:
+    """A page of a small list that is read again for every page (dispatcher, load
+    balancer, drouting, clusterer tables): the cursor is the offset. Positions only move
+    when the table is reloaded or changed, so a walk across such a change may skip or
+    repeat an entry."""
+    start = 0
+    if cursor is not None:
+        offset = decode_cursor(cursor, kind, key).get("o")
+        if not isinstance(offset, int) or offset < 0:
+            raise bad_cursor("is not one this server made")
+        start = offset
+    items, end, cut = take_page(raw, start, limit, build, budget)
+    return PageResult(
+        items=items,
+        total=len(raw),
+        next_cursor=encode_cursor(kind, f=key, o=end) if end < len(raw) else None,
+        size_limited=cut,
+    )

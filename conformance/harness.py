@@ -56,8 +56,9 @@ FAULT_MI: dict[str, Any] = {
     "mi_total_timeout": 8.0,
     "mi_max_attempts": 3,
 }
-#: How long a stalled or delayed answer is held: longer than ``FAULT_MI``'s read timeout.
-FAULT_HOLD_SECONDS = 0.6
+#: How long a delayed answer is held: longer than the read timeout of ``FAULT_MI``, and
+#: short enough (< 1.5 x) that a retry queued behind a delayed request still meets it.
+FAULT_HOLD_SECONDS = 0.5
 
 CONTROL_TIMEOUT = 15.0
 CALL_TIMEOUT = 30.0

@@ -15,7 +15,7 @@ from typing import Any, Protocol
 from hypothesis import strategies as st
 from opensips_mcp.catalog import load_catalog
 
-from conformance.harness import ToolOutcome
+from conformance.harness import FAULT_HOLD_SECONDS, ToolOutcome
 from conformance.oracle import CARRIERS, NEVER_SEND, ROLES, expect
 
 Params = dict[str, Any] | list[Any] | None
@@ -157,6 +157,23 @@ def read_facts(session: ReadsMI) -> Facts:
     )
 
 
+#: Identifiers of the quiet scenario (the real capture it copies), for strategies that are
+#: built before the target is read. Dialog IDs are random per run, so there are none.
+QUIET_FACTS = Facts(
+    contacts=(
+        ("alice", "sip:alice@127.0.0.1:5071"),
+        ("bob", "sip:bob@127.0.0.1:5072"),
+        ("carol", "sip:carol@127.0.0.1:5073"),
+    ),
+    ds_destinations=((1, "sip:127.0.0.1:5081"), (1, "sip:127.0.0.1:5082")),
+    gateways=("gw1",),
+    carriers=("carrier1",),
+    lb_resources=((1, "pstn"), (1, "vm"), (2, "pstn")),
+    profiles=("inbound", "caller"),
+    shared_vars=("gw_mode", "max_calls"),
+    pike_ips=("192.0.2.66",),
+)
+
 _TEXT = st.text(alphabet=string.ascii_letters + string.digits + ".:@-_", max_size=12)
 SCALARS: st.SearchStrategy[Any] = st.one_of(st.integers(min_value=0, max_value=9), _TEXT)
 
@@ -192,6 +209,18 @@ def recipes_of(command: str) -> list[tuple[str, ...]]:
     """The parameter-name sets ``command`` accepts."""
     entry = CATALOG.get(command)
     return [tuple(r.params) for r in entry.recipes] if entry is not None else []
+
+
+def get_or_set_recipes() -> list[tuple[str, tuple[str, ...]]]:
+    """Every recipe of every get-or-set command."""
+    return [(c, r) for c in get_or_set_commands() for r in recipes_of(c)]
+
+
+def get_or_set_call(facts: Facts) -> st.SearchStrategy[MICall]:
+    """A call of one recipe of a get-or-set command, by name."""
+    return st.sampled_from(get_or_set_recipes()).flatmap(
+        lambda pair: recipe_call(pair[0], pair[1], facts)
+    )
 
 
 def get_or_set_commands() -> tuple[str, ...]:
@@ -282,7 +311,7 @@ def any_call(facts: Facts) -> st.SearchStrategy[MICall]:
     """Calls over the whole catalog, weighted towards get-or-set commands and carriers."""
     return st.one_of(
         catalog_call(facts),
-        catalog_call(facts, get_or_set_commands()),
+        get_or_set_call(facts),
         carrier_call(facts),
         odd_call(facts),
     )
@@ -316,7 +345,13 @@ SLOW_ACTIONS = frozenset({"delay", "stall"})
 
 
 def fault_rule(
-    command: str, action: str, when: str, *, count: int | None = 1, hold: float = 0.6, **extra: Any
+    command: str,
+    action: str,
+    when: str,
+    *,
+    count: int | None = 1,
+    hold: float = FAULT_HOLD_SECONDS,
+    **extra: Any,
 ) -> dict[str, Any]:
     """One fault rule for ``command`` (``hold``: seconds a delay lasts)."""
     rule: dict[str, Any] = {"command": command, "action": action, "when": when, "count": count}

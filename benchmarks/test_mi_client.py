@@ -85,6 +85,36 @@ def test_mi_client(
 
 
 @pytest.mark.benchmark(group="mi_client")
+def test_mi_client_in_flight_bounded_to_pool(
+    benchmark: Any, aio: LoopThread, quiet_sim: SimProcess, sizes: Sizes
+) -> None:
+    """``uptime`` at 32 in flight with ``max_in_flight`` = ``pool_size`` = 8: the client's
+    own FIFO semaphore queues the callers, not aiohttp's connector (compare the p99)."""
+    settings = MISettings(url=quiet_sim.url, pool_size=8, max_in_flight=8)
+    client = aio.enter(MIClient(settings))
+
+    async def call(_: int) -> object:
+        return await client.call("uptime", None, level=AccessLevel.READ)
+
+    calls = sizes.calls(CALLS)
+    info = benchmark.extra_info
+    with cpu_of(quiet_sim, info, lambda: samples.elapsed):
+        samples = measure(
+            benchmark, sizes.rounds(ROUNDS), lambda: aio.run(closed_loop(call, calls, 32))
+        )
+    info.update(
+        samples.summary(),
+        section="mi_client",
+        client="opensips_mcp.MIClient, max_in_flight=8",
+        command="uptime",
+        in_flight=32,
+        pool_size=settings.pool_size,
+        figure="calls_per_s",
+        baselines=["test_raw_floor[uptime-32]", "test_mi_client[uptime-32]"],
+    )
+
+
+@pytest.mark.benchmark(group="mi_client")
 @pytest.mark.parametrize(("command", "in_flight"), CASES)
 def test_raw_floor(
     benchmark: Any,

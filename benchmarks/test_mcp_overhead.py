@@ -1,0 +1,167 @@
+"""MCP overhead: ``mi_execute("uptime")`` through MCP, beside a direct MI client call.
+
+All at 1 in flight against the quiet simulator process, so the difference in latency is
+what the MCP layers add to one call: the client and server sessions, tool argument and
+output validation, the runtime's resolve + gate, and the audit record (fsynced).
+
+* ``test_direct_mi_call``: `MIClient.call` (the baseline);
+* ``test_mcp_in_memory``: ``mcp.Client(server)`` on the in-memory transport, the audit log
+  on tmpfs (``/dev/shm``) or on disk (a temp dir under ``/tmp``);
+* ``test_mcp_streamable_http``: ``mcp.Client`` over streamable HTTP to the same server
+  served by uvicorn on 127.0.0.1 (port 0), audit log on tmpfs.
+
+The MCP client and server share the benchmark's event loop (and core): at 1 in flight
+they never run at the same time, so the added latency is the sum of both sides' work,
+as a caller waiting on the answer sees it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import httpx2
+import pytest
+from mcp import Client
+from mcp.client.streamable_http import streamable_http_client
+from opensips_mcp.catalog import AccessLevel
+from opensips_mcp.gate import Role
+from opensips_mcp.mi import MIClient, MISettings
+from opensips_mcp.server import build_server
+from opensips_mcp.settings import Settings
+from opensips_mcp.transport_http import MCP_PATH, build_http_app, make_uvicorn
+
+from benchmarks.harness import LoopThread, SimProcess, Sizes, closed_loop, measure
+from benchmarks.storage import audit_dir
+
+CALLS = 500
+ROUNDS = 5
+DIRECT = "test_direct_mi_call"
+
+
+def _settings(sim: SimProcess, audit_log: Path, **changes: Any) -> Settings:
+    return Settings(
+        mi_url=sim.url,
+        role=Role.VIEWER,
+        principal="bench",
+        audit_log=audit_log,
+        log_level="WARNING",
+        **changes,
+    )
+
+
+def _check(result: Any) -> None:
+    assert not result.is_error, result
+    structured = result.structured_content
+    assert structured is not None and structured["command"] == "uptime", structured
+
+
+@pytest.fixture(params=["tmpfs", "disk"])
+def audit_log(request: pytest.FixtureRequest) -> Iterator[tuple[str, Path]]:
+    """(kind, path) of an audit log file on tmpfs or on disk, removed afterwards."""
+    with audit_dir(request.param) as directory:
+        yield request.param, directory / "audit.jsonl"
+
+
+@pytest.mark.benchmark(group="mcp_overhead")
+def test_direct_mi_call(
+    benchmark: Any, aio: LoopThread, quiet_sim: SimProcess, sizes: Sizes
+) -> None:
+    client = aio.enter(MIClient(MISettings(url=quiet_sim.url)))
+
+    async def call(_: int) -> object:
+        return await client.call("uptime", None, level=AccessLevel.READ)
+
+    calls = sizes.calls(CALLS * 2)
+    samples = measure(benchmark, sizes.rounds(ROUNDS), lambda: aio.run(closed_loop(call, calls, 1)))
+    benchmark.extra_info.update(
+        samples.summary(),
+        section="mcp_overhead",
+        path="MIClient.call('uptime')",
+        figure="p50_ms",
+    )
+
+
+def _bench_mcp(
+    benchmark: Any, aio: LoopThread, client: Client, sizes: Sizes, path: str, **info: Any
+) -> None:
+    _check(aio.run(client.call_tool("mi_execute", {"command": "uptime"})))
+
+    async def call(_: int) -> object:
+        return await client.call_tool("mi_execute", {"command": "uptime"})
+
+    samples = measure(
+        benchmark,
+        sizes.rounds(ROUNDS),
+        lambda: aio.run(closed_loop(call, sizes.calls(CALLS), 1)),
+    )
+    _check(aio.run(client.call_tool("mi_execute", {"command": "uptime"})))
+    benchmark.extra_info.update(
+        samples.summary(),
+        section="mcp_overhead",
+        path=path,
+        figure="p50_ms",
+        baselines=[DIRECT],
+        **info,
+    )
+
+
+@pytest.mark.benchmark(group="mcp_overhead")
+def test_mcp_in_memory(
+    benchmark: Any,
+    aio: LoopThread,
+    quiet_sim: SimProcess,
+    sizes: Sizes,
+    audit_log: tuple[str, Path],
+) -> None:
+    kind, path = audit_log
+    server = build_server(_settings(quiet_sim, path))
+    client = aio.enter(Client(server))
+    _bench_mcp(benchmark, aio, client, sizes, "mcp.Client(server), in memory", audit=kind)
+
+
+@asynccontextmanager
+async def serving_http(settings: Settings) -> AsyncIterator[str]:
+    """The server over streamable HTTP on 127.0.0.1 (a free port); yields the MCP URL."""
+    # IPPROTO_TCP, not 0: asyncio sets TCP_NODELAY only on sockets accepted from a socket
+    # whose proto is IPPROTO_TCP. With proto 0, every small reply on a kept-alive
+    # connection waits ~40 ms for the client's delayed ACK (Nagle). uvicorn binding the
+    # host/port itself, as `opensips-mcp serve` does, gets IPPROTO_TCP from getaddrinfo.
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(128)
+    port = sock.getsockname()[1]
+    settings = settings.with_changes(transport="http", host="127.0.0.1", port=port)
+    app, _ = build_http_app(settings, None)
+    server = make_uvicorn(settings, app)
+    # The socket listens already: requests wait in its backlog until uvicorn is up.
+    task = asyncio.create_task(server.serve(sockets=[sock]))
+    try:
+        yield f"http://127.0.0.1:{port}{MCP_PATH}"
+    finally:
+        server.should_exit = True
+        await asyncio.wait_for(task, timeout=30)
+        sock.close()
+
+
+@pytest.mark.benchmark(group="mcp_overhead")
+def test_mcp_streamable_http(
+    benchmark: Any, aio: LoopThread, quiet_sim: SimProcess, sizes: Sizes
+) -> None:
+    with audit_dir("tmpfs") as directory:
+        url = aio.enter(serving_http(_settings(quiet_sim, directory / "audit.jsonl")))
+        http = aio.enter(httpx2.AsyncClient(timeout=30))
+        client = aio.enter(Client(streamable_http_client(url, http_client=http)))
+        _bench_mcp(
+            benchmark,
+            aio,
+            client,
+            sizes,
+            "mcp.Client over streamable HTTP (uvicorn, loopback)",
+            audit="tmpfs",
+        )
+        aio.release()

@@ -22,6 +22,7 @@ from mcp.server.mcpserver import Context
 from mcp.types import CallToolResult
 from pydantic import Field
 
+from opensips_mcp.catalog import AccessLevel
 from opensips_mcp.errors import ErrorCode, MCPToolError
 from opensips_mcp.runtime import ToolCall, runtime_of
 from opensips_mcp.tools import Toolset
@@ -692,6 +693,7 @@ class ProfileCallsEnded(Output):
 
 @TOOLSET.tool(
     uses=["profile_end_dlgs", "profile_get_size"],
+    min_level=AccessLevel.DESTRUCTIVE,
     title="End the calls of a profile",
 )
 async def profile_end_dialogs(

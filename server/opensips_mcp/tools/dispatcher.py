@@ -9,6 +9,7 @@ from mcp.server.mcpserver import Context
 from mcp.types import CallToolResult
 from pydantic import Field
 
+from opensips_mcp.catalog import AccessLevel
 from opensips_mcp.runtime import ToolCall, runtime_of
 from opensips_mcp.tools import Toolset
 from opensips_mcp.tools.paging import (
@@ -174,7 +175,10 @@ class DestinationChange(Output):
 
 
 @TOOLSET.tool(
-    uses=["ds_set_state", "ds_list"], idempotent=True, title="Set a dispatcher destination state"
+    uses=["ds_set_state", "ds_list"],
+    min_level=AccessLevel.WRITE,
+    idempotent=True,
+    title="Set a dispatcher destination state",
 )
 async def dispatcher_set_state(
     ctx: Context,
@@ -229,7 +233,12 @@ class Reloaded(Output):
     sets: list[SetSummary]
 
 
-@TOOLSET.tool(uses=["ds_reload", "ds_list"], idempotent=True, title="Reload dispatcher")
+@TOOLSET.tool(
+    uses=["ds_reload", "ds_list"],
+    min_level=AccessLevel.WRITE,
+    idempotent=True,
+    title="Reload dispatcher",
+)
 async def dispatcher_reload(
     ctx: Context,
     partition: Partition = None,

@@ -9,6 +9,7 @@ from mcp.server.mcpserver import Context
 from mcp.types import CallToolResult
 from pydantic import Field
 
+from opensips_mcp.catalog import AccessLevel
 from opensips_mcp.runtime import ToolCall, runtime_of
 from opensips_mcp.tools import Toolset
 from opensips_mcp.tools.paging import (
@@ -132,6 +133,7 @@ def _find(destinations: list[LbDestination], destination_id: int) -> LbDestinati
 
 @TOOLSET.tool(
     uses=[("lb_status", ("destination_id", "new_status")), "lb_list"],
+    min_level=AccessLevel.WRITE,
     idempotent=True,
     title="Enable or disable a load-balancer destination",
 )
@@ -155,7 +157,10 @@ async def lb_set_status(
 
 
 @TOOLSET.tool(
-    uses=["lb_resize", "lb_list"], idempotent=True, title="Resize a load-balancer resource"
+    uses=["lb_resize", "lb_list"],
+    min_level=AccessLevel.WRITE,
+    idempotent=True,
+    title="Resize a load-balancer resource",
 )
 async def lb_resize(
     ctx: Context,
@@ -185,7 +190,12 @@ class LbReloaded(Output):
     enabled: int
 
 
-@TOOLSET.tool(uses=["lb_reload", "lb_list"], idempotent=True, title="Reload the load balancer")
+@TOOLSET.tool(
+    uses=["lb_reload", "lb_list"],
+    min_level=AccessLevel.WRITE,
+    idempotent=True,
+    title="Reload the load balancer",
+)
 async def lb_reload(ctx: Context) -> Annotated[CallToolResult, LbReloaded]:
     """Reload load-balancer destinations and capacities from the database (after the table
     was edited; undoes lb_resize). Enabled/disabled states are kept."""

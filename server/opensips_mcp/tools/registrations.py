@@ -15,6 +15,7 @@ from mcp.server.mcpserver import Context
 from mcp.types import CallToolResult
 from pydantic import Field
 
+from opensips_mcp.catalog import AccessLevel
 from opensips_mcp.errors import ErrorCode, MCPToolError
 from opensips_mcp.runtime import ToolCall, runtime_of
 from opensips_mcp.tools import Toolset
@@ -330,7 +331,12 @@ def _change(
     )
 
 
-@TOOLSET.tool(uses=["ul_add", "ul_show_contact"], idempotent=True, title="Add a registration")
+@TOOLSET.tool(
+    uses=["ul_add", "ul_show_contact"],
+    min_level=AccessLevel.WRITE,
+    idempotent=True,
+    title="Add a registration",
+)
 async def registration_add(
     ctx: Context,
     aor: Aor,
@@ -366,7 +372,11 @@ async def registration_add(
     return _change(table, aor, "updated" if exists else "added", before, after)
 
 
-@TOOLSET.tool(uses=["ul_rm", "ul_rm_contact", "ul_show_contact"], title="Remove a registration")
+@TOOLSET.tool(
+    uses=["ul_rm", "ul_rm_contact", "ul_show_contact"],
+    min_level=AccessLevel.DESTRUCTIVE,
+    title="Remove a registration",
+)
 async def registration_remove(
     ctx: Context,
     aor: Aor,

@@ -17,6 +17,7 @@ from opensips_mcp.runtime import ToolCall, runtime_of
 from opensips_mcp.tools import Toolset
 from opensips_mcp.tools.paging import ITEMS_BUDGET, respond
 from opensips_mcp.tools.parsing import as_int, as_number, dicts
+from opensips_mcp.tools.progress import report_progress
 from opensips_mcp.tools.untrusted import Output
 
 TOOLSET = Toolset(
@@ -290,14 +291,6 @@ class StatisticsDelta(Output):
     notice: str | None = None
 
 
-async def _progress(ctx: Context, done: float, total: float, message: str) -> None:
-    try:
-        await ctx.report_progress(done, total, message)
-    except (LookupError, ValueError, RuntimeError):
-        # No request to report to (e.g. called outside a session): progress is optional.
-        return
-
-
 @TOOLSET.tool(uses=["get_statistics"], idempotent=True, title="Statistics rates")
 async def statistics_delta(
     ctx: Context,
@@ -323,12 +316,14 @@ async def statistics_delta(
         params = {"statistics": list(statistics)}
         first = _values((await call.mi("get_statistics", params)).result)
         t0 = time.monotonic()
-        await _progress(ctx, 0, interval_seconds, "first sample taken")
+        await report_progress(ctx, 0, interval_seconds, "first sample taken")
         deadline = t0 + interval_seconds
         while (left := deadline - time.monotonic()) > 0:
             await asyncio.sleep(min(1.0, left))
             waited = min(interval_seconds, time.monotonic() - t0)
-            await _progress(ctx, round(waited, 3), interval_seconds, "waiting for second sample")
+            await report_progress(
+                ctx, round(waited, 3), interval_seconds, "waiting for second sample"
+            )
         second = _values((await call.mi("get_statistics", params)).result)
         elapsed = time.monotonic() - t0
     changed: list[Delta] = []

@@ -1,0 +1,378 @@
+"""Turn pytest-benchmark's JSON into ``latest.md``: every figure, its ratio to the baseline
+measured in the same run, and the targets with PASS/MISS.
+
+Each benchmark stores what the report needs in ``extra_info``: ``section``, ``figure``
+(the key of its headline number), ``baselines`` (names of the benchmarks it is read
+beside) and the numbers themselves (``calls_per_s``, ``p50_ms``, ``p99_ms``, ...).
+
+    python -m benchmarks.report benchmarks/results/latest.json > latest.md
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+Bench = Mapping[str, Any]
+Benches = Mapping[str, Bench]
+
+MISSING = "not measured"
+
+
+def _info(benches: Benches, name: str) -> Mapping[str, Any] | None:
+    bench = benches.get(name)
+    return bench.get("extra_info", {}) if bench is not None else None
+
+
+def _num(value: Any, digits: int = 2) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float | int):
+        if abs(value) >= 1000:
+            return f"{value:,.0f}"
+        return f"{value:.{digits}f}"
+    return str(value)
+
+
+def _ratio(value: float | None, base: float | None) -> str:
+    if value is None or not base:
+        return "-"
+    return f"{value / base:.2f}x"
+
+
+# --- targets ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """One target's evaluation."""
+
+    measured: str
+    ratio: float | None
+    passed: bool | None  # None: not measured
+
+
+@dataclass(frozen=True)
+class Target:
+    """A target from the issue, evaluated on one run's benchmarks."""
+
+    text: str
+    threshold: str
+    evaluate: Callable[[Benches], Outcome]
+
+
+def _throughput_ratio(name: str, base: str, at_least: float) -> Callable[[Benches], Outcome]:
+    def evaluate(benches: Benches) -> Outcome:
+        a, b = _info(benches, name), _info(benches, base)
+        if not a or not b or not a.get("calls_per_s") or not b.get("calls_per_s"):
+            return Outcome(MISSING, None, None)
+        ratio = a["calls_per_s"] / b["calls_per_s"]
+        measured = f"{_num(a['calls_per_s'])} vs {_num(b['calls_per_s'])} calls/s"
+        return Outcome(measured, ratio, ratio >= at_least)
+
+    return evaluate
+
+
+def _added_p50(name: str, base: str, at_most_ms: float) -> Callable[[Benches], Outcome]:
+    def evaluate(benches: Benches) -> Outcome:
+        a, b = _info(benches, name), _info(benches, base)
+        if not a or not b or a.get("p50_ms") is None or b.get("p50_ms") is None:
+            return Outcome(MISSING, None, None)
+        added = a["p50_ms"] - b["p50_ms"]
+        measured = f"+{added:.3f} ms ({a['p50_ms']:.3f} vs {b['p50_ms']:.3f} ms)"
+        return Outcome(measured, added / at_most_ms, added <= at_most_ms)
+
+    return evaluate
+
+
+def _page_ratio(tool: str, at_most: float) -> Callable[[Benches], Outcome]:
+    def evaluate(benches: Benches) -> Outcome:
+        first = _info(benches, f"test_page_time[{tool}-first]")
+        last = _info(benches, f"test_page_time[{tool}-last]")
+        if not first or not last or not first.get("p50_ms") or last.get("p50_ms") is None:
+            return Outcome(MISSING, None, None)
+        ratio = last["p50_ms"] / first["p50_ms"]
+        measured = f"last {last['p50_ms']:.2f} ms vs first {first['p50_ms']:.2f} ms"
+        return Outcome(measured, ratio, ratio <= at_most)
+
+    return evaluate
+
+
+def _peak_memory(at_most_mb: float) -> Callable[[Benches], Outcome]:
+    def evaluate(benches: Benches) -> Outcome:
+        info = _info(benches, "test_server_peak_memory")
+        if not info or info.get("peak_rss_mb") is None:
+            return Outcome(MISSING, None, None)
+        peak = info["peak_rss_mb"]
+        return Outcome(f"{peak:.1f} MB peak RSS", peak / at_most_mb, peak < at_most_mb)
+
+    return evaluate
+
+
+TARGETS = [
+    *(
+        Target(
+            f"MI client `{cmd}` at 32 in flight vs the raw floor at 32",
+            ">= 0.35x",
+            _throughput_ratio(f"test_mi_client[{cmd}-32]", f"test_raw_floor[{cmd}-32]", 0.35),
+        )
+        for cmd in ("uptime", "dlg_list")
+    ),
+    *(
+        Target(
+            f"MI client `{cmd}` at 32 in flight vs the `opensips` package (1 in flight)",
+            ">= 1.5x",
+            _throughput_ratio(f"test_mi_client[{cmd}-32]", f"test_opensips_package[{cmd}]", 1.5),
+        )
+        for cmd in ("uptime", "dlg_list")
+    ),
+    *(
+        Target(
+            f"(stricter reading) MI client `{cmd}` at 1 in flight vs the `opensips` package",
+            ">= 1.5x",
+            _throughput_ratio(f"test_mi_client[{cmd}-1]", f"test_opensips_package[{cmd}]", 1.5),
+        )
+        for cmd in ("uptime", "dlg_list")
+    ),
+    Target(
+        "MCP in-memory overhead per call, p50 (audit log on tmpfs)",
+        "<= 1 ms",
+        _added_p50("test_mcp_in_memory[tmpfs]", "test_direct_mi_call", 1.0),
+    ),
+    Target(
+        "MCP in-memory overhead per call, p50 (audit log on disk)",
+        "<= 1 ms",
+        _added_p50("test_mcp_in_memory[disk]", "test_direct_mi_call", 1.0),
+    ),
+    *(
+        Target(
+            f"`{tool}` page time, last page vs first page (large scenario)",
+            "<= 2x",
+            _page_ratio(tool, 2.0),
+        )
+        for tool in ("registrations", "dialogs")
+    ),
+    Target("MCP server peak memory with the large scenario", "< 300 MB", _peak_memory(300.0)),
+]
+
+
+def _result(passed: bool | None) -> str:
+    return {True: "PASS", False: "MISS", None: "NOT DONE"}[passed]
+
+
+def targets_table(benches: Benches) -> list[str]:
+    """The targets section."""
+    lines = [
+        "| target | threshold | measured | ratio | result |",
+        "|---|---|---|---|---|",
+    ]
+    for target in TARGETS:
+        out = target.evaluate(benches)
+        if out.ratio is None:
+            ratio = "-"
+        elif target.threshold.endswith("x"):
+            ratio = f"{out.ratio:.2f}x"
+        else:
+            ratio = f"{out.ratio:.2f} of the limit"
+        lines.append(
+            f"| {target.text} | {target.threshold} | {out.measured} | {ratio} | "
+            f"**{_result(out.passed)}** |"
+        )
+    return lines
+
+
+# --- sections ----------------------------------------------------------------------------
+
+
+def _section(benches: Benches, section: str) -> list[tuple[str, Mapping[str, Any]]]:
+    return [
+        (name, b["extra_info"])
+        for name, b in benches.items()
+        if b.get("extra_info", {}).get("section") == section
+    ]
+
+
+def _baseline_cells(benches: Benches, info: Mapping[str, Any], key: str) -> str:
+    cells = []
+    for base in info.get("baselines", []):
+        other = _info(benches, base)
+        value = other.get(key) if other else None
+        cells.append(f"{_ratio(info.get(key), value)} `{base}`")
+    return "<br>".join(cells) if cells else "(baseline)"
+
+
+def mi_client_table(benches: Benches) -> list[str]:
+    """Section 1."""
+    lines = [
+        "| benchmark | client | command | in flight | calls/s | p50 ms | p99 ms | sim CPU "
+        "| calls/s ratio to |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for name, info in _section(benches, "mi_client"):
+        lines.append(
+            f"| `{name}` | {info.get('client')} | {info.get('command')} | "
+            f"{info.get('in_flight')} | {_num(info.get('calls_per_s'))} | "
+            f"{_num(info.get('p50_ms'), 3)} | {_num(info.get('p99_ms'), 3)} | "
+            f"{_num(info.get('sim_cpu'))} | {_baseline_cells(benches, info, 'calls_per_s')} |"
+        )
+    return lines
+
+
+def mcp_table(benches: Benches) -> list[str]:
+    """Section 2."""
+    lines = [
+        "| benchmark | path | audit log | calls/s | p50 ms | p99 ms | added p50 ms "
+        "| added p99 ms | p50 ratio to direct |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for name, info in _section(benches, "mcp_overhead"):
+        base = None
+        for b in info.get("baselines", []):
+            base = _info(benches, b)
+        added50 = added99 = "-"
+        if base is not None and info.get("p50_ms") is not None and base.get("p50_ms"):
+            added50 = f"+{info['p50_ms'] - base['p50_ms']:.3f}"
+            added99 = f"+{info['p99_ms'] - base['p99_ms']:.3f}"
+        ratio = _ratio(info.get("p50_ms"), base.get("p50_ms")) if base else "(baseline)"
+        lines.append(
+            f"| `{name}` | {info.get('path')} | {info.get('audit', '-')} | "
+            f"{_num(info.get('calls_per_s'))} | {_num(info.get('p50_ms'), 3)} | "
+            f"{_num(info.get('p99_ms'), 3)} | {added50} | {added99} | {ratio} |"
+        )
+    return lines
+
+
+def gate_audit_table(benches: Benches) -> list[str]:
+    """Section 3."""
+    lines = [
+        "| benchmark | what | p50 µs | p99 µs | share of a direct MI call (p50) |",
+        "|---|---|---|---|---|",
+    ]
+    for name, info in _section(benches, "gate_audit"):
+        p50 = info.get("p50_ms")
+        p99 = info.get("p99_ms")
+        lines.append(
+            f"| `{name}` | {info.get('what')} | "
+            f"{_num(p50 * 1000 if p50 is not None else None, 1)} | "
+            f"{_num(p99 * 1000 if p99 is not None else None, 1)} | "
+            f"{_baseline_cells(benches, info, 'p50_ms')} |"
+        )
+    return lines
+
+
+def scale_table(benches: Benches) -> list[str]:
+    """Section 4."""
+    rows = _section(benches, "scale")
+    if not rows:
+        return ["Not measured in this run (see the report of the run for why)."]
+    lines = [
+        "| benchmark | tool | page | items | p50 ms | p99 ms | ratio to the first page |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for name, info in rows:
+        if info.get("kind") == "memory":
+            continue
+        lines.append(
+            f"| `{name}` | {info.get('tool')} | {info.get('page')} | {info.get('items', '-')} | "
+            f"{_num(info.get('p50_ms'), 3)} | {_num(info.get('p99_ms'), 3)} | "
+            f"{_baseline_cells(benches, info, 'p50_ms')} |"
+        )
+    for name, info in rows:
+        if info.get("kind") == "memory":
+            lines += ["", f"`{name}`: {info.get('method')}", ""]
+            lines += [f"* {k}: {_num(v, 1)}" for k, v in info.items() if k.endswith("_mb")]
+    return lines
+
+
+def simulator_table(benches: Benches) -> list[str]:
+    """Section 5."""
+    lines = [
+        "| benchmark | command | requests/s seen | sim CPU | requests per sim CPU-second "
+        "| reply bytes | capacity ratio to |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for name, info in _section(benches, "simulator"):
+        lines.append(
+            f"| `{name}` | {info.get('command')} | {_num(info.get('calls_per_s'))} | "
+            f"{_num(info.get('sim_cpu'))} | {_num(info.get('calls_per_cpu_s'))} | "
+            f"{info.get('reply_bytes')} | {_capacity_cells(benches, info)} |"
+        )
+    return lines
+
+
+def _capacity_cells(benches: Benches, info: Mapping[str, Any]) -> str:
+    cells = []
+    for base in info.get("baselines", []):
+        other = _info(benches, base)
+        value = other.get("calls_per_s") if other else None
+        cells.append(f"{_ratio(info.get('calls_per_cpu_s'), value)} `{base}` calls/s")
+    return "<br>".join(cells) if cells else "-"
+
+
+def render(data: Mapping[str, Any]) -> str:
+    """The whole markdown page for one pytest-benchmark JSON document."""
+    benches = {b["name"]: b for b in data.get("benchmarks", [])}
+    run = data.get("opensips_mcp_run", {})
+    commit = data.get("commit_info", {})
+    machine = data.get("machine_info", {})
+    out = [
+        "# Benchmarks: latest run",
+        "",
+        f"* when: {data.get('datetime', '?')}; commit {str(commit.get('id', '?'))[:12]}"
+        f"{' (dirty tree)' if commit.get('dirty') else ''}",
+        f"* machine: {machine.get('cpu', {}).get('count', '?')} cores, "
+        f"Python {machine.get('python_version', '?')}; load average (1 min) "
+        f"{run.get('load_before', '?')} before, {run.get('load_after', '?')} after "
+        "(other work on the machine shares the cores and shows in the figures)",
+        f"* command: `{run.get('command', 'python -m benchmarks.run')}`, "
+        f"{run.get('seconds', '?')} s",
+        "* every ratio is to a baseline measured in this same run",
+        "",
+        "## Targets",
+        "",
+        *targets_table(benches),
+        "",
+        "## 1. MI client throughput (quiet scenario, simulator in its own process)",
+        "",
+        "Closed loop: N callers, each starting its next call when the last one answered. "
+        "`sim CPU` is the simulator's CPU share over the run: near 1.0 the simulator set "
+        "the pace, not the client.",
+        "",
+        *mi_client_table(benches),
+        "",
+        "## 2. MCP overhead per call (`mi_execute` of `uptime`, 1 in flight)",
+        "",
+        *mcp_table(benches),
+        "",
+        "## 3. Gate and audit per call",
+        "",
+        *gate_audit_table(benches),
+        "",
+        "## 4. Scale (large scenario: 100,000 contacts, 50,000 dialogs)",
+        "",
+        *scale_table(benches),
+        "",
+        "## 5. Simulator speed (quiet scenario)",
+        "",
+        *simulator_table(benches),
+        "",
+    ]
+    return "\n".join(out)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Print the markdown for the JSON file named on the command line."""
+    args = sys.argv[1:] if argv is None else argv
+    if len(args) != 1:
+        print("usage: python -m benchmarks.report RESULTS.json", file=sys.stderr)
+        return 2
+    print(render(json.loads(Path(args[0]).read_text())))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -185,8 +185,9 @@ def select_tools(
     """The tools to register.
 
     Neither list given: every tool of every toolset. Otherwise the tools of the named
-    toolsets plus the individually named tools. Unknown names raise
-    :class:`ToolSelectionError` listing the valid ones.
+    toolsets plus the individually named tools; when toolsets are named, the generic
+    ``mi_*`` tools are registered too, for admins (see :func:`listed_to`). Unknown names
+    raise :class:`ToolSelectionError` listing the valid ones.
     """
     every = {spec.name: spec for ts in toolsets.values() for spec in ts.specs}
     unknown_sets = [n for n in toolset_names if n not in toolsets and n != "all"]
@@ -205,4 +206,38 @@ def select_tools(
     chosen = {spec.name: spec for name in toolset_names for spec in toolsets[name].specs}
     for name in tool_names:
         chosen.setdefault(name, every[name])
+    if toolset_names and GENERIC in toolsets:
+        for spec in toolsets[GENERIC].specs:
+            if _is_mi_tool(spec):
+                chosen.setdefault(spec.name, spec)
     return list(chosen.values())
+
+
+GENERIC = "generic"
+"""The toolset of the generic tools (``mi_execute``, ``mi_list_commands``, ...)."""
+
+
+def _is_mi_tool(spec: ToolSpec) -> bool:
+    return spec.toolset == GENERIC and spec.name.startswith("mi_")
+
+
+def listed_to(
+    spec: ToolSpec,
+    role: Role,
+    toolset_names: Sequence[str] = (),
+    tool_names: Sequence[str] = (),
+) -> bool:
+    """Whether the tool listing shows ``spec`` to ``role``.
+
+    A role sees the tools it can use (:meth:`ToolSpec.visible_to`). The generic ``mi_*``
+    tools are always listed to admins; to viewers and operators only when selected: by
+    default (no ``--toolsets``/``--tools``: every toolset, and the lists stay within
+    budget), with ``--toolsets generic`` or ``all``, or by name with ``--tools``.
+    """
+    if not spec.visible_to(role):
+        return False
+    if not _is_mi_tool(spec) or role is Role.ADMIN:
+        return True
+    if not toolset_names and not tool_names:
+        return True
+    return GENERIC in toolset_names or "all" in toolset_names or spec.name in tool_names

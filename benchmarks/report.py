@@ -284,7 +284,7 @@ def scale_table(benches: Benches) -> list[str]:
     for name, info in rows:
         if info.get("kind") == "memory":
             lines += ["", f"`{name}`: {info.get('method')}", ""]
-            lines += [f"* {k}: {_num(v, 1)}" for k, v in info.items() if k.endswith("_mb")]
+            lines += [f"* {k}: {_num(v, 1)}" for k, v in info.items() if k.endswith(("_mb", "_ms"))]
     return lines
 
 

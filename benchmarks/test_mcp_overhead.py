@@ -31,6 +31,7 @@ from mcp.client.streamable_http import streamable_http_client
 from opensips_mcp.catalog import AccessLevel
 from opensips_mcp.gate import Role
 from opensips_mcp.mi import MIClient, MISettings
+from opensips_mcp.runtime import Runtime
 from opensips_mcp.server import build_server
 from opensips_mcp.settings import Settings
 from opensips_mcp.transport_http import MCP_PATH, build_http_app, make_uvicorn
@@ -122,6 +123,75 @@ def test_mcp_in_memory(
     server = build_server(_settings(quiet_sim, path))
     client = aio.enter(Client(server))
     _bench_mcp(benchmark, aio, client, sizes, "mcp.Client(server), in memory", audit=kind)
+
+
+@asynccontextmanager
+async def started(runtime: Runtime) -> AsyncIterator[Runtime]:
+    """The runtime between start and stop, as the server's lifespan runs it."""
+    await runtime.start()
+    try:
+        yield runtime
+    finally:
+        await runtime.stop()
+
+
+@pytest.mark.benchmark(group="mcp_overhead")
+def test_runtime_run_mi(
+    benchmark: Any, aio: LoopThread, quiet_sim: SimProcess, sizes: Sizes
+) -> None:
+    """No MCP at all: resolve, gate, MI call and audit record (tmpfs), as every tool does."""
+    with audit_dir("tmpfs") as directory:
+        server = build_server(_settings(quiet_sim, directory / "audit.jsonl"))
+        runtime = aio.enter(started(server.runtime))
+
+        async def call(_: int) -> object:
+            return await runtime.run_mi(None, tool="mi_execute", command="uptime")
+
+        samples = measure(
+            benchmark,
+            sizes.rounds(ROUNDS),
+            lambda: aio.run(closed_loop(call, sizes.calls(CALLS), 1)),
+        )
+        aio.release()
+    benchmark.extra_info.update(
+        samples.summary(),
+        section="mcp_overhead",
+        path="Runtime.run_mi: gate + MI call + audit, no MCP",
+        audit="tmpfs",
+        figure="p50_ms",
+        baselines=[DIRECT],
+    )
+
+
+@pytest.mark.benchmark(group="mcp_overhead")
+def test_server_call_tool(
+    benchmark: Any, aio: LoopThread, quiet_sim: SimProcess, sizes: Sizes
+) -> None:
+    """The server side alone: ``MCPServer.call_tool`` (argument validation, the tool, the
+    result's conversion and output validation), without a client or a session."""
+    with audit_dir("tmpfs") as directory:
+        server = build_server(_settings(quiet_sim, directory / "audit.jsonl"))
+        aio.enter(started(server.runtime))
+        first = aio.run(server.call_tool("mi_execute", {"command": "uptime"}))
+        assert not getattr(first, "is_error", False), first
+
+        async def call(_: int) -> object:
+            return await server.call_tool("mi_execute", {"command": "uptime"})
+
+        samples = measure(
+            benchmark,
+            sizes.rounds(ROUNDS),
+            lambda: aio.run(closed_loop(call, sizes.calls(CALLS), 1)),
+        )
+        aio.release()
+    benchmark.extra_info.update(
+        samples.summary(),
+        section="mcp_overhead",
+        path="MCPServer.call_tool: server side only, no client or session",
+        audit="tmpfs",
+        figure="p50_ms",
+        baselines=[DIRECT],
+    )
 
 
 @asynccontextmanager

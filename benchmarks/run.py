@@ -27,7 +27,6 @@ RESULTS = REPO / "benchmarks" / "results"
 PYTEST_ARGS = (
     "-p",
     "no:cacheprovider",
-    "-q",
     # Benchmarks take longer than unit tests; each still stops on its own.
     "-o",
     "timeout=600",

@@ -1,22 +1,51 @@
 """Every typed tool against the quiet simulator, for every role: allowed calls do what
 they say (checked in the simulator's state), denied calls send nothing (its journal),
-and what a tool sends matches the level its annotations claim (the catalog's)."""
+and what a tool sends matches the level its annotations claim (the catalog's).
+
+One simulator and one server per role serve the module (building a server costs more
+than a call); the simulator's world is reset to the quiet scenario before each test."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Any
 
 import pytest
+import pytest_asyncio
 from opensips_mcp.catalog import AccessLevel, highest
 from opensips_mcp.gate import Role
-from opensips_sim.runner import RunningSimulator
+from opensips_mcp.server import OpenSIPSMCP
+from opensips_sim.runner import RunningSimulator, running_simulator
 from opensips_sim.state.dialog import DialogState
 from opensips_sim.state.usrloc import UsrlocState
 
-from .conftest import ServerFor
-from .helpers import call, catalog_level, content, error_code, last_seq
+from .conftest import CAPTURE_EPOCH
+from .helpers import call, catalog_level, content, error_code, last_seq, server_for
+
+pytestmark = pytest.mark.asyncio(loop_scope="module")
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def quiet() -> AsyncIterator[RunningSimulator]:
+    async with running_simulator("quiet", seed=1, frozen_at=CAPTURE_EPOCH) as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def servers(
+    quiet: RunningSimulator, tmp_path_factory: pytest.TempPathFactory
+) -> dict[Role, OpenSIPSMCP]:
+    audit = tmp_path_factory.mktemp("audit")
+    return {role: server_for(quiet, role, audit) for role in Role}
+
+
+@pytest.fixture
+def sim(quiet: RunningSimulator) -> RunningSimulator:
+    """The module's simulator with a fresh quiet world."""
+    quiet.sim.reset()
+    return quiet
+
 
 Check = Callable[[dict[str, Any], RunningSimulator], None]
 
@@ -240,10 +269,10 @@ CASES = [
 @pytest.mark.parametrize("case", CASES, ids=str)
 @pytest.mark.parametrize("role", list(Role))
 async def test_a_tool_does_its_job_for_a_role_that_may_and_sends_nothing_otherwise(
-    case: Case, role: Role, sim: RunningSimulator, make_server: ServerFor
+    case: Case, role: Role, sim: RunningSimulator, servers: dict[Role, OpenSIPSMCP]
 ) -> None:
     before = last_seq(sim)
-    result = await call(make_server(role), case.tool, case.args)
+    result = await call(servers[role], case.tool, case.args)
     if role.allows(case.needs.max_level):
         case.check(content(result), sim)
     else:
@@ -253,9 +282,9 @@ async def test_a_tool_does_its_job_for_a_role_that_may_and_sends_nothing_otherwi
 
 @pytest.mark.parametrize("case", CASES, ids=str)
 async def test_a_tool_sends_exactly_up_to_the_level_its_annotations_claim(
-    case: Case, sim: RunningSimulator, make_server: ServerFor
+    case: Case, sim: RunningSimulator, servers: dict[Role, OpenSIPSMCP]
 ) -> None:
-    server = make_server(Role.ADMIN)
+    server = servers[Role.ADMIN]
     before = last_seq(sim)
     content(await call(server, case.tool, case.args))
     sent = [catalog_level(e["method"], e.get("params")) for e in sim.journal(before)]

@@ -127,19 +127,20 @@ class DialogPage(PageInfo):
     )
 
 
-def _summary(d: Mapping[str, Any]) -> DialogSummary:
+def _summary(d: Mapping[str, Any]) -> dict[str, Any]:
+    """A :class:`DialogSummary` as a plain dict: the page model validates all at once."""
     callees = dicts(d, "CALLEES")
-    return DialogSummary(
-        id=str(d.get("ID", "")),
-        state=_state_name(d.get("state")),
-        callid=clip(d.get("callid")),
-        from_uri=clip(d.get("from_uri")),
-        to_uri=clip(d.get("to_uri")),
-        started_at=as_int(d.get("timestart")) or None,
-        timeout_at=as_int(d.get("timeout")) or None,
-        caller_contact=clip_opt(d.get("caller_contact")),
-        callee_contact=clip_opt(callees[0].get("callee_contact")) if callees else None,
-    )
+    return {
+        "id": str(d.get("ID", "")),
+        "state": _state_name(d.get("state")),
+        "callid": clip(d.get("callid")),
+        "from_uri": clip(d.get("from_uri")),
+        "to_uri": clip(d.get("to_uri")),
+        "started_at": as_int(d.get("timestart")) or None,
+        "timeout_at": as_int(d.get("timeout")) or None,
+        "caller_contact": clip_opt(d.get("caller_contact")),
+        "callee_contact": clip_opt(callees[0].get("callee_contact")) if callees else None,
+    }
 
 
 def _profiles_of(d: Mapping[str, Any]) -> list[tuple[str, str]]:
@@ -208,7 +209,7 @@ def _find(dialogs: Sequence[Mapping[str, Any]], dialog_id: str) -> int | None:
 class _Walk:
     position: int
     last_seen: str | None
-    items: list[DialogSummary] = field(default_factory=list)
+    items: list[dict[str, Any]] = field(default_factory=list)
     count: int | None = None
     scanned: int = 0
     exact: bool = True
@@ -340,14 +341,16 @@ async def dialogs_list(
             found = [d for d in await _by_callid(call, command, callid) if keep(d)]
             items = [_summary(d) for d in found]
             return respond(
-                DialogPage(
-                    dialogs=items,
-                    returned=len(items),
-                    total=len(items),
-                    next_cursor=None,
-                    dialogs_in_table=None,
-                    scanned=len(found),
-                    resumed_exactly=True,
+                DialogPage.model_validate(
+                    {
+                        "dialogs": items,
+                        "returned": len(items),
+                        "total": len(items),
+                        "next_cursor": None,
+                        "dialogs_in_table": None,
+                        "scanned": len(found),
+                        "resumed_exactly": True,
+                    }
                 )
             )
         start: int = 0
@@ -367,19 +370,22 @@ async def dialogs_list(
         )
     if walk.scanned >= SCAN_LIMIT and not walk.ended:
         notices.append(f"Examined {walk.scanned} calls for this page; continue with next_cursor.")
+    next_cursor = (
+        None if walk.ended else encode_cursor(KIND, f=key, i=walk.position, a=walk.last_seen)
+    )
     return respond(
-        DialogPage(
-            dialogs=walk.items,
-            returned=len(walk.items),
-            total=walk.count if not keep.active else None,
-            next_cursor=None
-            if walk.ended
-            else encode_cursor(KIND, f=key, i=walk.position, a=walk.last_seen),
-            size_limited=walk.size_limited,
-            notice=" ".join(notices) or None,
-            dialogs_in_table=walk.count,
-            scanned=walk.scanned,
-            resumed_exactly=walk.exact,
+        DialogPage.model_validate(
+            {
+                "dialogs": walk.items,
+                "returned": len(walk.items),
+                "total": walk.count if not keep.active else None,
+                "next_cursor": next_cursor,
+                "size_limited": walk.size_limited,
+                "notice": " ".join(notices) or None,
+                "dialogs_in_table": walk.count,
+                "scanned": walk.scanned,
+                "resumed_exactly": walk.exact,
+            }
         )
     )
 

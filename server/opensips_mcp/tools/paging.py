@@ -32,7 +32,7 @@ import secrets
 import time
 import weakref
 from collections import OrderedDict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Annotated, Any, Generic, TypeVar
 
@@ -263,9 +263,11 @@ def snapshots_of(runtime: Runtime) -> SnapshotStore:
 # --- size budget --------------------------------------------------------------------------
 
 
-def json_size(model: BaseModel) -> int:
-    """Bytes of ``model`` as compact JSON."""
-    return len(model.model_dump_json(by_alias=True).encode())
+def json_size(item: BaseModel | Mapping[str, Any]) -> int:
+    """Bytes of ``item`` (a model, or a plain dict of JSON values) as compact JSON."""
+    if isinstance(item, BaseModel):
+        return len(item.model_dump_json(by_alias=True).encode())
+    return len(json.dumps(item, ensure_ascii=False, separators=(",", ":")).encode())
 
 
 class Budget:
@@ -282,7 +284,7 @@ class Budget:
         it) are counted."""
         return cls(max(ITEMS_BUDGET // 4, ITEMS_BUDGET - sum(json_size(p) for p in parts)))
 
-    def take(self, item: BaseModel) -> bool:
+    def take(self, item: BaseModel | Mapping[str, Any]) -> bool:
         """Add ``item`` if it fits (separator included); False when the page is full."""
         size = json_size(item) + 1
         if self.taken and size > self.left:
@@ -316,7 +318,7 @@ def respond(model: BaseModel) -> CallToolResult:
 # --- snapshot paging ----------------------------------------------------------------------
 
 T = TypeVar("T")
-M = TypeVar("M", bound=BaseModel)
+M = TypeVar("M", bound=BaseModel | Mapping[str, Any])
 
 EXPIRED_NOTICE = (
     "The snapshot behind this cursor expired (snapshots live {ttl:.0f} s after the last "
@@ -352,7 +354,8 @@ def take_page(
     build: Callable[[T], M],
     budget: Budget | None = None,
 ) -> tuple[list[M], int, bool]:
-    """Models for ``raw[start:]``, at most ``limit`` and within ``budget``.
+    """Items built from ``raw[start:]`` (models, or dicts the page model validates),
+    at most ``limit`` and within ``budget``.
 
     Returns the models, the index after the last one taken, and whether the budget
     (not ``limit`` or the end) stopped the page.

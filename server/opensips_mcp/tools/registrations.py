@@ -24,6 +24,7 @@ from opensips_mcp.tools.paging import (
     Cursor,
     Limit,
     PageInfo,
+    PageResult,
     SnapshotPager,
     filter_key,
     respond,
@@ -138,8 +139,10 @@ def _row(table: str, aor: str, c: Mapping[str, Any], intern: Callable[[Any], Any
 _FIELDS = list(ContactItem.model_fields)
 
 
-def _item(row: Row) -> ContactItem:
-    return ContactItem.model_construct(**dict(zip(_FIELDS, row, strict=True)))
+def _item(row: Row) -> dict[str, Any]:
+    # A plain dict: the page model validates all items at once, much faster than a
+    # model per item on 100,000-contact walks.
+    return dict(zip(_FIELDS, row, strict=True))
 
 
 def _interner() -> Callable[[Any], Any]:
@@ -276,17 +279,19 @@ def _read_params(aor: str | None, table: str) -> dict[str, Any] | None:
     return {"table_name": table, "aor": aor} if aor else None
 
 
-def _answer(page: Any, age: float | None) -> CallToolResult:
+def _answer(page: PageResult[Any], age: float | None) -> CallToolResult:
     return respond(
-        ContactPage(
-            contacts=page.items,
-            returned=len(page.items),
-            total=page.total,
-            next_cursor=page.next_cursor,
-            size_limited=page.size_limited,
-            notice=page.notice,
-            snapshot_age_seconds=age,
-            snapshot_expired=page.expired,
+        ContactPage.model_validate(
+            {
+                "contacts": page.items,
+                "returned": len(page.items),
+                "total": page.total,
+                "next_cursor": page.next_cursor,
+                "size_limited": page.size_limited,
+                "notice": page.notice,
+                "snapshot_age_seconds": age,
+                "snapshot_expired": page.expired,
+            }
         )
     )
 
@@ -319,14 +324,16 @@ def _change(
 ) -> CallToolResult:
     shown, _, _ = take_page(after, 0, 100, _item)
     return respond(
-        RegistrationChange(
-            table=table,
-            aor=clip(aor),
-            action=action,
-            contacts_before=len(before),
-            contacts_after=len(after),
-            contacts=shown,
-            contacts_shown=len(shown),
+        RegistrationChange.model_validate(
+            {
+                "table": table,
+                "aor": clip(aor),
+                "action": action,
+                "contacts_before": len(before),
+                "contacts_after": len(after),
+                "contacts": shown,
+                "contacts_shown": len(shown),
+            }
         )
     )
 

@@ -20,6 +20,7 @@ from opensips_mcp.tools.paging import (
     PageInfo,
     filter_key,
     offset_page,
+    offset_start,
     respond,
 )
 from opensips_mcp.tools.parsing import as_int, as_text, dicts
@@ -142,16 +143,17 @@ async def dispatcher_list(
     probing), and the destinations themselves (URI, state, weight, priority, attributes),
     paged. An inactive destination gets no traffic; probing means OpenSIPS is pinging it
     to bring it back."""
+    key = filter_key(partition=partition, set_id=set_id, state=state)
     async with runtime_of(ctx).tool_call(ctx, "dispatcher_list") as call:
+        start = offset_start(cursor, KIND, key)
         everything = await _list(call, partition)
     chosen = [
         d
         for d in everything
         if (set_id is None or d.set_id == set_id) and (state is None or d.state == state)
     ]
-    key = filter_key(partition=partition, set_id=set_id, state=state)
     summaries = [s for s in _summaries(everything) if set_id is None or s.set_id == set_id]
-    page = offset_page(chosen, cursor, KIND, key, limit, lambda d: d, Budget.after(*summaries))
+    page = offset_page(chosen, start, KIND, key, limit, lambda d: d, Budget.after(*summaries))
     return respond(
         DispatcherList(
             sets=summaries,

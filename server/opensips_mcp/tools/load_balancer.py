@@ -19,6 +19,7 @@ from opensips_mcp.tools.paging import (
     PageInfo,
     filter_key,
     offset_page,
+    offset_start,
     respond,
 )
 from opensips_mcp.tools.parsing import as_int, as_text, dicts, yes
@@ -98,7 +99,9 @@ async def lb_destinations(
 ) -> Annotated[CallToolResult, LbList]:
     """Load-balancer destinations with, per resource, the current load, the capacity and
     the percentage used; whether each destination is enabled. Paged."""
+    key = filter_key(group=group, enabled=enabled, resource=resource)
     async with runtime_of(ctx).tool_call(ctx, "lb_destinations") as call:
+        start = offset_start(cursor, KIND, key)
         everything = await _list(call)
     chosen = [
         d
@@ -107,8 +110,7 @@ async def lb_destinations(
         and (enabled is None or d.enabled == enabled)
         and (resource is None or any(r.name == resource for r in d.resources))
     ]
-    key = filter_key(group=group, enabled=enabled, resource=resource)
-    page = offset_page(chosen, cursor, KIND, key, limit, lambda d: d)
+    page = offset_page(chosen, start, KIND, key, limit, lambda d: d)
     return respond(
         LbList(
             destinations=page.items,

@@ -443,9 +443,20 @@ class SnapshotPager:
         )
 
 
+def offset_start(cursor: str | None, kind: str, key: str) -> int:
+    """Where an :func:`offset_page` cursor points; check it before fetching anything
+    (a bad cursor raises ``invalid_params``)."""
+    if cursor is None:
+        return 0
+    offset = decode_cursor(cursor, kind, key).get("o")
+    if not isinstance(offset, int) or offset < 0:
+        raise bad_cursor("is not one this server made")
+    return offset
+
+
 def offset_page(
     raw: Sequence[T],
-    cursor: str | None,
+    start: int,
     kind: str,
     key: str,
     limit: int,
@@ -453,15 +464,9 @@ def offset_page(
     budget: Budget | None = None,
 ) -> PageResult[M]:
     """A page of a small list that is read again for every page (dispatcher, load
-    balancer, drouting, clusterer tables): the cursor is the offset. Positions only move
+    balancer, drouting): ``start`` comes from :func:`offset_start`. Positions only move
     when the table is reloaded or changed, so a walk across such a change may skip or
     repeat an entry."""
-    start = 0
-    if cursor is not None:
-        offset = decode_cursor(cursor, kind, key).get("o")
-        if not isinstance(offset, int) or offset < 0:
-            raise bad_cursor("is not one this server made")
-        start = offset
     items, end, cut = take_page(raw, start, limit, build, budget)
     return PageResult(
         items=items,

@@ -20,6 +20,7 @@ from opensips_mcp.tools.paging import (
     PageInfo,
     filter_key,
     offset_page,
+    offset_start,
     respond,
 )
 from opensips_mcp.tools.parsing import as_text, dicts, yes
@@ -144,12 +145,13 @@ async def routing_status(
 ) -> Annotated[CallToolResult, RoutingStatus]:
     """Dynamic-routing gateways (address, state) or carriers (enabled or not), paged,
     with the time of the last reload. A disabled gateway or carrier gets no calls."""
+    key = filter_key(kind=kind, enabled=enabled, partition=partition)
     async with runtime_of(ctx).tool_call(ctx, "routing_status") as call:
+        start = offset_start(cursor, KIND, key)
         targets = await _targets(call, kind, partition)
         reloaded = await _last_reload(call, partition)
     chosen = [t for t in targets if enabled is None or t.enabled == enabled]
-    key = filter_key(kind=kind, enabled=enabled, partition=partition)
-    page = offset_page(chosen, cursor, KIND, key, limit, lambda t: t)
+    page = offset_page(chosen, start, KIND, key, limit, lambda t: t)
     return respond(
         RoutingStatus(
             kind=kind,

@@ -436,6 +436,10 @@ class DialogDetail(Output):
     callees: list[Leg] = Field(default_factory=list)
     profiles: list[ProfileLink] = Field(default_factory=list)
     values: list[DialogValue] = Field(default_factory=list)
+    lists_shortened: bool = Field(
+        default=False,
+        description="True when callees, profiles or variables were left out (too many).",
+    )
     sdp_omitted: bool = Field(
         default=False, description="True when SDP bodies were left out to stay under 64 KB."
     )
@@ -499,11 +503,21 @@ def _detail(d: Mapping[str, Any], matches: int) -> DialogDetail:
         values=values[:MAX_CONTEXT_ITEMS],
         matches=matches,
     )
+    all_callees = len(dicts(d, "CALLEES"))
+    all_context = len(_profiles_of(d)) + len(values)
+    detail.lists_shortened = all_callees > len(detail.callees) or all_context > len(
+        detail.profiles
+    ) + len(detail.values)
     if json_size(detail) > ITEMS_BUDGET:
         for leg in [detail.caller, *detail.callees]:
             if leg is not None:
                 leg.sdp = leg.sent_sdp = None
         detail.sdp_omitted = True
+    # Still too big: drop variables, then profile links, then callees, last first.
+    for items in (detail.values, detail.profiles, detail.callees):
+        while items and json_size(detail) > ITEMS_BUDGET:
+            items.pop()
+            detail.lists_shortened = True
     return detail
 
 

@@ -29,6 +29,7 @@ TOOLSET = Toolset(
 
 ClusterId = Annotated[int, Field(ge=1, description="The cluster id (cluster_status lists them).")]
 MAX_SAMPLES = 120
+MAX_NODES = 100
 
 
 class ClusterNode(Output):
@@ -73,7 +74,9 @@ class ClusterStatus(Output):
 
     clusters: list[ClusterInfo]
     problems: list[str] = Field(description="Parts that could not be read, and why.")
-    size_limited: bool = Field(description="True when clusters were left out to stay under 64 KB.")
+    size_limited: bool = Field(
+        description="True when clusters or nodes (beyond 100) were left out to stay under 64 KB."
+    )
 
 
 async def _read(call: ToolCall, command: str, problems: list[str]) -> Any:
@@ -156,11 +159,13 @@ async def read_clusters(call: ToolCall, cluster_id: int | None) -> ClusterStatus
             continue
         links = topology.get(cid, {})
         local = _local_node([n.node_id for n in nodes.get(cid, [])], links)
+        listed = nodes.get(cid, [])
+        cut = cut or len(listed) > MAX_NODES
         info = ClusterInfo(
             cluster_id=cid,
             local_node_id=local,
             local_neighbours=links.get(local, []) if local is not None else [],
-            nodes=nodes.get(cid, []),
+            nodes=listed[:MAX_NODES],
             sharing_tags=tags.get(cid, []),
             capabilities=caps.get(cid, []),
         )

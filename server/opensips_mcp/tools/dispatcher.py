@@ -24,7 +24,7 @@ from opensips_mcp.tools.paging import (
     respond,
 )
 from opensips_mcp.tools.parsing import as_int, as_text, dicts
-from opensips_mcp.tools.untrusted import Output
+from opensips_mcp.tools.untrusted import Output, clip, clip_opt
 
 TOOLSET = Toolset(
     "dispatcher",
@@ -35,6 +35,7 @@ KIND = "dispatcher"
 DsState = Literal["active", "inactive", "probing"]
 _STATE_ARG: dict[DsState, str] = {"active": "a", "inactive": "i", "probing": "p"}
 MAX_SETS = 100
+MAX_ADDRESSES = 16
 
 Partition = Annotated[
     str | None,
@@ -58,7 +59,7 @@ class Destination(Output):
     attrs: str | None
     description: str | None
     socket: str | None
-    resolved_addresses: list[str]
+    resolved_addresses: list[str] = Field(description="What the URI resolved to (first 16).")
 
 
 class SetSummary(Output):
@@ -92,10 +93,12 @@ def _destinations(result: Any) -> Iterator[Destination]:
                     state=str(d.get("state", "")).strip().lower(),
                     weight=as_int(d.get("weight")),
                     priority=as_int(d.get("priority")),
-                    attrs=as_text(d.get("attr")),
-                    description=as_text(d.get("description")),
+                    attrs=clip_opt(d.get("attr")),
+                    description=clip_opt(d.get("description")),
                     socket=as_text(d.get("socket")),
-                    resolved_addresses=[str(a) for a in d.get("resolved_addresses", []) or []],
+                    resolved_addresses=[
+                        clip(a) for a in (d.get("resolved_addresses") or [])[:MAX_ADDRESSES]
+                    ],
                 )
 
 
@@ -153,17 +156,25 @@ async def dispatcher_list(
         if (set_id is None or d.set_id == set_id) and (state is None or d.state == state)
     ]
     summaries = [s for s in _summaries(everything) if set_id is None or s.set_id == set_id]
-    page = offset_page(chosen, start, KIND, key, limit, lambda d: d, Budget.after(*summaries))
+    shown = summaries[:MAX_SETS]
+    page = offset_page(chosen, start, KIND, key, limit, lambda d: d, Budget.after(*shown))
     return respond(
         DispatcherList(
-            sets=summaries,
+            sets=shown,
             destinations=page.items,
             returned=len(page.items),
             total=page.total,
             next_cursor=page.next_cursor,
             size_limited=page.size_limited,
+            notice=_too_many_sets(len(summaries)),
         )
     )
+
+
+def _too_many_sets(count: int) -> str | None:
+    if count <= MAX_SETS:
+        return None
+    return f"{count} sets: only the first {MAX_SETS} are summarized; pass set_id for others."
 
 
 class DestinationChange(Output):
@@ -232,7 +243,8 @@ class Reloaded(Output):
 
     partition: str | None
     kept_states: bool
-    sets: list[SetSummary]
+    sets_total: int
+    sets: list[SetSummary] = Field(description="The first 100 sets.")
 
 
 @TOOLSET.tool(
@@ -262,4 +274,12 @@ async def dispatcher_reload(
     async with runtime_of(ctx).tool_call(ctx, "dispatcher_reload") as call:
         await call.mi("ds_reload", params)
         after = await _list(call, partition)
-    return respond(Reloaded(partition=partition, kept_states=keep_states, sets=_summaries(after)))
+    sets = _summaries(after)
+    return respond(
+        Reloaded(
+            partition=partition,
+            kept_states=keep_states,
+            sets_total=len(sets),
+            sets=sets[:MAX_SETS],
+        )
+    )

@@ -22,8 +22,8 @@ from opensips_mcp.tools.paging import (
     offset_start,
     respond,
 )
-from opensips_mcp.tools.parsing import as_int, as_text, dicts, yes
-from opensips_mcp.tools.untrusted import Output
+from opensips_mcp.tools.parsing import as_int, dicts, yes
+from opensips_mcp.tools.untrusted import Output, clip_opt
 
 TOOLSET = Toolset(
     "load_balancer",
@@ -77,7 +77,7 @@ def _destination(d: Mapping[str, Any]) -> LbDestination:
         uri=str(d.get("uri", "")),
         enabled=yes(d.get("enabled")),
         auto_reenable=yes(d.get("auto-reenable")),
-        attrs=as_text(d.get("attrs")),
+        attrs=clip_opt(d.get("attrs")),
         resources=resources,
     )
 

@@ -24,7 +24,7 @@ from opensips_mcp.tools.paging import (
     respond,
 )
 from opensips_mcp.tools.parsing import as_text, dicts, yes
-from opensips_mcp.tools.untrusted import Output
+from opensips_mcp.tools.untrusted import Output, clip_opt
 
 TOOLSET = Toolset(
     "routing",
@@ -82,7 +82,7 @@ def _gateway(g: Mapping[str, Any]) -> Target:
         address=as_text(g.get("IP")),
         state=state.lower(),
         enabled=state.lower().startswith("active"),
-        attrs=as_text(g.get("ATTRS")),
+        attrs=clip_opt(g.get("ATTRS")),
     )
 
 
@@ -94,7 +94,7 @@ def _carrier(c: Mapping[str, Any]) -> Target:
         address=None,
         state="enabled" if enabled else "disabled",
         enabled=enabled,
-        attrs=as_text(c.get("ATTRS")),
+        attrs=clip_opt(c.get("ATTRS")),
     )
 
 
@@ -333,7 +333,7 @@ async def routing_test_number(
                     RouteTarget(kind=what, id=target_id, enabled=states.get((what, target_id)))
                 )
     prefix = as_text(result.get("Matched Prefix")) if isinstance(result, Mapping) else None
-    attrs = as_text(result.get("ATTRS")) if isinstance(result, Mapping) else None
+    attrs = clip_opt(result.get("ATTRS")) if isinstance(result, Mapping) else None
     return respond(
         NumberRoute(
             number=number,

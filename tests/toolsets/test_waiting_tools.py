@@ -42,7 +42,7 @@ async def test_statistics_delta_reports_the_rate_of_counters_that_moved_during_t
     assert 1 <= data["interval_seconds"] < 3
     assert data["unchanged"] > 0 and data["unchanged_names"] == []
     assert len(seen) >= 2 and seen[0][0] == 0 and seen[-1][0] == seen[-1][1] == 1
-    assert methods(sim) == ["get_statistics", "get_statistics"]
+    assert [m for m in methods(sim) if m != "which"] == ["get_statistics", "get_statistics"]
 
 
 @pytest.mark.parametrize("interval", [0.5, 61])

@@ -13,11 +13,11 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
-import contextlib
 import os
 import re
 import selectors
 import signal
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -153,11 +153,16 @@ class Samples:
         return sum(b.elapsed for b in self.batches)
 
     def summary(self) -> dict[str, float]:
-        """``calls``, ``calls_per_s``, ``p50_ms``, ``p99_ms``, ``mean_ms`` for the report."""
+        """``calls``, ``calls_per_s``, ``p50_ms``, ``p99_ms``, ``mean_ms`` for the report.
+
+        ``calls_per_s`` is the median over rounds of each round's rate: a round slowed
+        by other work on the machine moves it less than it moves the mean.
+        """
         values = sorted(v for b in self.batches for v in b.latencies)
+        rates = sorted(len(b.latencies) / b.elapsed for b in self.batches if b.elapsed > 0)
         return {
             "calls": self.calls,
-            "calls_per_s": round(self.calls / self.elapsed, 1),
+            "calls_per_s": round(statistics.median(rates), 1) if rates else 0.0,
             "p50_ms": round(percentile(values, 50) * 1000, 4),
             "p99_ms": round(percentile(values, 99) * 1000, 4),
             "mean_ms": round(sum(values) / len(values) * 1000, 4),
@@ -328,14 +333,30 @@ class SimProcess:
         self.stop()
 
 
-@contextlib.contextmanager
-def cpu_of(sim: SimProcess, into: dict[str, Any], wall: Callable[[], float]) -> Any:
-    """Store the simulator's CPU share of ``wall()`` seconds as ``into["sim_cpu"]``."""
-    before = sim.cpu_seconds()
-    yield
-    used = sim.cpu_seconds() - before
-    seconds = wall()
-    into["sim_cpu"] = round(used / seconds, 3) if seconds > 0 else 0.0
+class SimCpu:
+    """The simulator's CPU share over the rounds it wraps (and only those)."""
+
+    def __init__(self, sim: SimProcess) -> None:
+        self.sim = sim
+        self.cpu = 0.0
+        self.wall = 0.0
+
+    def wrap(self, one_round: Callable[[], Batch]) -> Callable[[], Batch]:
+        """``one_round``, adding the simulator CPU time it used to the count."""
+
+        def counted() -> Batch:
+            before = self.sim.cpu_seconds()
+            batch = one_round()
+            self.cpu += self.sim.cpu_seconds() - before
+            self.wall += batch.elapsed
+            return batch
+
+        return counted
+
+    @property
+    def share(self) -> float:
+        """CPU seconds per wall second (1.0: the simulator's loop was never idle)."""
+        return round(self.cpu / self.wall, 3) if self.wall > 0 else 0.0
 
 
 # --- pytest-benchmark glue ------------------------------------------------------------------
@@ -362,11 +383,22 @@ def measure(
     one_round: Callable[[], Batch],
     *,
     warmup: bool = True,
+    between: Callable[[], None] | None = None,
 ) -> Samples:
     """Run ``one_round`` once to warm up (unless ``warmup`` is false), then ``rounds`` times
-    under pytest-benchmark; returns the measured batches."""
+    under pytest-benchmark; returns the measured batches.
+
+    ``between`` runs before each measured round, untimed by pytest-benchmark: paired
+    baselines go there, so that they and the benchmark take turns and meet the same
+    machine load.
+    """
     if warmup and not benchmark.disabled:
         one_round()
+
+    def setup() -> None:
+        if between is not None:
+            between()
+
     samples = Samples()
-    benchmark.pedantic(lambda: samples.add(one_round()), rounds=rounds, iterations=1)
+    benchmark.pedantic(lambda: samples.add(one_round()), setup=setup, rounds=rounds, iterations=1)
     return samples

@@ -32,7 +32,7 @@ def _num(value: Any, digits: int = 2) -> str:
     if value is None:
         return "-"
     if isinstance(value, float | int):
-        if abs(value) >= 1000:
+        if abs(value) >= 1000 or digits == 0:
             return f"{value:,.0f}"
         return f"{value:.{digits}f}"
     return str(value)
@@ -65,13 +65,20 @@ class Target:
     evaluate: Callable[[Benches], Outcome]
 
 
-def _throughput_ratio(name: str, base: str, at_least: float) -> Callable[[Benches], Outcome]:
+def _throughput_ratio(
+    name: str, base: str, paired: str, at_least: float
+) -> Callable[[Benches], Outcome]:
+    """``name``'s calls/s over its paired baseline's (``extra_info["paired"][paired]``,
+    measured in alternating rounds), else over benchmark ``base``'s."""
+
     def evaluate(benches: Benches) -> Outcome:
-        a, b = _info(benches, name), _info(benches, base)
+        a = _info(benches, name)
+        b = (a or {}).get("paired", {}).get(paired) or _info(benches, base)
         if not a or not b or not a.get("calls_per_s") or not b.get("calls_per_s"):
             return Outcome(MISSING, None, None)
         ratio = a["calls_per_s"] / b["calls_per_s"]
-        measured = f"{_num(a['calls_per_s'])} vs {_num(b['calls_per_s'])} calls/s"
+        how = "paired rounds" if paired in a.get("paired", {}) else f"`{base}`"
+        measured = f"{_num(a['calls_per_s'], 0)} vs {_num(b['calls_per_s'], 0)} calls/s ({how})"
         return Outcome(measured, ratio, ratio >= at_least)
 
     return evaluate
@@ -118,7 +125,9 @@ TARGETS = [
         Target(
             f"MI client `{cmd}` at 32 in flight vs the raw floor at 32",
             ">= 0.35x",
-            _throughput_ratio(f"test_mi_client[{cmd}-32]", f"test_raw_floor[{cmd}-32]", 0.35),
+            _throughput_ratio(
+                f"test_mi_client[{cmd}-32]", f"test_raw_floor[{cmd}-32]", "raw_floor", 0.35
+            ),
         )
         for cmd in ("uptime", "dlg_list")
     ),
@@ -126,7 +135,12 @@ TARGETS = [
         Target(
             f"MI client `{cmd}` at 32 in flight vs the `opensips` package (1 in flight)",
             ">= 1.5x",
-            _throughput_ratio(f"test_mi_client[{cmd}-32]", f"test_opensips_package[{cmd}]", 1.5),
+            _throughput_ratio(
+                f"test_mi_client[{cmd}-32]",
+                f"test_opensips_package[{cmd}]",
+                "opensips_package",
+                1.5,
+            ),
         )
         for cmd in ("uptime", "dlg_list")
     ),
@@ -134,7 +148,12 @@ TARGETS = [
         Target(
             f"(stricter reading) MI client `{cmd}` at 1 in flight vs the `opensips` package",
             ">= 1.5x",
-            _throughput_ratio(f"test_mi_client[{cmd}-1]", f"test_opensips_package[{cmd}]", 1.5),
+            _throughput_ratio(
+                f"test_mi_client[{cmd}-1]",
+                f"test_opensips_package[{cmd}]",
+                "opensips_package",
+                1.5,
+            ),
         )
         for cmd in ("uptime", "dlg_list")
     ),
@@ -209,15 +228,22 @@ def mi_client_table(benches: Benches) -> list[str]:
     """Section 1."""
     lines = [
         "| benchmark | client | command | in flight | calls/s | p50 ms | p99 ms | sim CPU "
-        "| calls/s ratio to |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| ratio to paired rounds (calls/s) | ratio to the stand-alone baselines |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for name, info in _section(benches, "mi_client"):
+        paired = info.get("paired", {})
+        paired_cells = "<br>".join(
+            f"{_ratio(info.get('calls_per_s'), p.get('calls_per_s'))} {what} "
+            f"({_num(p.get('calls_per_s'), 0)}/s)"
+            for what, p in paired.items()
+        )
         lines.append(
             f"| `{name}` | {info.get('client')} | {info.get('command')} | "
-            f"{info.get('in_flight')} | {_num(info.get('calls_per_s'))} | "
+            f"{info.get('in_flight')} | {_num(info.get('calls_per_s'), 0)} | "
             f"{_num(info.get('p50_ms'), 3)} | {_num(info.get('p99_ms'), 3)} | "
-            f"{_num(info.get('sim_cpu'))} | {_baseline_cells(benches, info, 'calls_per_s')} |"
+            f"{_num(info.get('sim_cpu'))} | {paired_cells or '-'} | "
+            f"{_baseline_cells(benches, info, 'calls_per_s')} |"
         )
     return lines
 
@@ -240,7 +266,7 @@ def mcp_table(benches: Benches) -> list[str]:
         ratio = _ratio(info.get("p50_ms"), base.get("p50_ms")) if base else "(baseline)"
         lines.append(
             f"| `{name}` | {info.get('path')} | {info.get('audit', '-')} | "
-            f"{_num(info.get('calls_per_s'))} | {_num(info.get('p50_ms'), 3)} | "
+            f"{_num(info.get('calls_per_s'), 0)} | {_num(info.get('p50_ms'), 3)} | "
             f"{_num(info.get('p99_ms'), 3)} | {added50} | {added99} | {ratio} |"
         )
     return lines
@@ -297,7 +323,7 @@ def simulator_table(benches: Benches) -> list[str]:
     ]
     for name, info in _section(benches, "simulator"):
         lines.append(
-            f"| `{name}` | {info.get('command')} | {_num(info.get('calls_per_s'))} | "
+            f"| `{name}` | {info.get('command')} | {_num(info.get('calls_per_s'), 0)} | "
             f"{_num(info.get('sim_cpu'))} | {_num(info.get('calls_per_cpu_s'))} | "
             f"{info.get('reply_bytes')} | {_capacity_cells(benches, info)} |"
         )

@@ -36,7 +36,7 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     here = Path(__file__).parent
     for item in items:
         if Path(str(item.fspath)).is_relative_to(here):
-            item.add_marker(pytest.mark.timeout(DEEP_TIMEOUT))
+            item.add_marker(pytest.mark.timeout(DEEP_TIMEOUT), append=False)
 
 
 @pytest.fixture(scope="session")

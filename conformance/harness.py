@@ -127,6 +127,16 @@ class SimControl:
         """Remove every fault rule."""
         self._json("DELETE", "/faults")
 
+    def settings(self) -> dict[str, Any]:
+        """The wire switches (``quirks``, ``idle_timeout``)."""
+        current: dict[str, Any] = self._json("GET", "/settings")
+        return current
+
+    def set_settings(self, changes: Mapping[str, Any]) -> dict[str, Any]:
+        """Change wire switches; answers the new settings."""
+        current: dict[str, Any] = self._json("POST", "/settings", dict(changes))
+        return current
+
 
 # --- the target -------------------------------------------------------------------------
 

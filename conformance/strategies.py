@@ -260,7 +260,7 @@ def catalog_call(
     return draw(recipe_call(command, recipe, facts, positional=by_position))
 
 
-UNKNOWN_COMMANDS = ("lcr_reload", "avp_get", "reg_dump", "statistics:get", "no_such_cmd")
+UNKNOWN_COMMANDS = ("lcr_reload", "avp_get", "reg_dump", "sl_stats", "no_such_cmd")
 
 
 @st.composite

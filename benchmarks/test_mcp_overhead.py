@@ -10,16 +10,24 @@ output validation, the runtime's resolve + gate, and the audit record (fsynced).
 * ``test_mcp_streamable_http``: ``mcp.Client`` over streamable HTTP to the same server
   served by uvicorn on 127.0.0.1 (port 0), audit log on tmpfs.
 
+Two more split the in-memory overhead by layer: ``test_runtime_run_mi`` (resolve, gate,
+MI call, audit record: no MCP) and ``test_server_call_tool`` (``MCPServer.call_tool``:
+the server side, no client or session).
+
 The MCP client and server share the benchmark's event loop (and core): at 1 in flight
 they never run at the same time, so the added latency is the sum of both sides' work,
 as a caller waiting on the answer sees it.
+
+Each benchmark above the baseline is **paired**: before each of its rounds, a round of
+direct MI calls runs (a client of its own), stored under ``paired.direct``; the added
+latency is read against that, so the machine's changing load hits both alike.
 """
 
 from __future__ import annotations
 
 import asyncio
 import socket
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -36,7 +44,15 @@ from opensips_mcp.server import build_server
 from opensips_mcp.settings import Settings
 from opensips_mcp.transport_http import MCP_PATH, build_http_app, make_uvicorn
 
-from benchmarks.harness import LoopThread, SimProcess, Sizes, closed_loop, measure
+from benchmarks.harness import (
+    Batch,
+    LoopThread,
+    Samples,
+    SimProcess,
+    Sizes,
+    closed_loop,
+    measure,
+)
 from benchmarks.storage import audit_dir
 
 CALLS = 500
@@ -68,17 +84,22 @@ def audit_log(request: pytest.FixtureRequest) -> Iterator[tuple[str, Path]]:
         yield request.param, directory / "audit.jsonl"
 
 
-@pytest.mark.benchmark(group="mcp_overhead")
-def test_direct_mi_call(
-    benchmark: Any, aio: LoopThread, quiet_sim: SimProcess, sizes: Sizes
-) -> None:
-    client = aio.enter(MIClient(MISettings(url=quiet_sim.url)))
+def _direct_round(aio: LoopThread, sim: SimProcess, calls: int) -> Callable[[], Batch]:
+    """A function running one round of direct MI calls (1 in flight)."""
+    client = aio.enter(MIClient(MISettings(url=sim.url)))
 
     async def call(_: int) -> object:
         return await client.call("uptime", None, level=AccessLevel.READ)
 
-    calls = sizes.calls(CALLS * 2)
-    samples = measure(benchmark, sizes.rounds(ROUNDS), lambda: aio.run(closed_loop(call, calls, 1)))
+    return lambda: aio.run(closed_loop(call, calls, 1))
+
+
+@pytest.mark.benchmark(group="mcp_overhead")
+def test_direct_mi_call(
+    benchmark: Any, aio: LoopThread, quiet_sim: SimProcess, sizes: Sizes
+) -> None:
+    one_round = _direct_round(aio, quiet_sim, sizes.calls(CALLS))
+    samples = measure(benchmark, sizes.rounds(ROUNDS), one_round)
     benchmark.extra_info.update(
         samples.summary(),
         section="mcp_overhead",
@@ -87,28 +108,51 @@ def test_direct_mi_call(
     )
 
 
+def _bench_layer(
+    benchmark: Any,
+    aio: LoopThread,
+    sim: SimProcess,
+    sizes: Sizes,
+    call: Callable[[int], Awaitable[Any]],
+    path: str,
+    **info: Any,
+) -> None:
+    """Measure ``call`` at 1 in flight, paired with rounds of direct MI calls."""
+    direct_round = _direct_round(aio, sim, sizes.calls(CALLS))
+    direct = Samples()
+    samples = measure(
+        benchmark,
+        sizes.rounds(ROUNDS),
+        lambda: aio.run(closed_loop(call, sizes.calls(CALLS), 1)),
+        between=lambda: direct.add(direct_round()),
+    )
+    benchmark.extra_info.update(
+        samples.summary(),
+        section="mcp_overhead",
+        path=path,
+        paired={"direct": direct.summary()},
+        figure="p50_ms",
+        baselines=[DIRECT],
+        **info,
+    )
+
+
 def _bench_mcp(
-    benchmark: Any, aio: LoopThread, client: Client, sizes: Sizes, path: str, **info: Any
+    benchmark: Any,
+    aio: LoopThread,
+    sim: SimProcess,
+    client: Client,
+    sizes: Sizes,
+    path: str,
+    **info: Any,
 ) -> None:
     _check(aio.run(client.call_tool("mi_execute", {"command": "uptime"})))
 
     async def call(_: int) -> object:
         return await client.call_tool("mi_execute", {"command": "uptime"})
 
-    samples = measure(
-        benchmark,
-        sizes.rounds(ROUNDS),
-        lambda: aio.run(closed_loop(call, sizes.calls(CALLS), 1)),
-    )
+    _bench_layer(benchmark, aio, sim, sizes, call, path, **info)
     _check(aio.run(client.call_tool("mi_execute", {"command": "uptime"})))
-    benchmark.extra_info.update(
-        samples.summary(),
-        section="mcp_overhead",
-        path=path,
-        figure="p50_ms",
-        baselines=[DIRECT],
-        **info,
-    )
 
 
 @pytest.mark.benchmark(group="mcp_overhead")
@@ -122,7 +166,9 @@ def test_mcp_in_memory(
     kind, path = audit_log
     server = build_server(_settings(quiet_sim, path))
     client = aio.enter(Client(server))
-    _bench_mcp(benchmark, aio, client, sizes, "mcp.Client(server), in memory", audit=kind)
+    _bench_mcp(
+        benchmark, aio, quiet_sim, client, sizes, "mcp.Client(server), in memory", audit=kind
+    )
 
 
 @asynccontextmanager
@@ -147,20 +193,16 @@ def test_runtime_run_mi(
         async def call(_: int) -> object:
             return await runtime.run_mi(None, tool="mi_execute", command="uptime")
 
-        samples = measure(
+        _bench_layer(
             benchmark,
-            sizes.rounds(ROUNDS),
-            lambda: aio.run(closed_loop(call, sizes.calls(CALLS), 1)),
+            aio,
+            quiet_sim,
+            sizes,
+            call,
+            "Runtime.run_mi: gate + MI call + audit, no MCP",
+            audit="tmpfs",
         )
         aio.release()
-    benchmark.extra_info.update(
-        samples.summary(),
-        section="mcp_overhead",
-        path="Runtime.run_mi: gate + MI call + audit, no MCP",
-        audit="tmpfs",
-        figure="p50_ms",
-        baselines=[DIRECT],
-    )
 
 
 @pytest.mark.benchmark(group="mcp_overhead")
@@ -178,20 +220,16 @@ def test_server_call_tool(
         async def call(_: int) -> object:
             return await server.call_tool("mi_execute", {"command": "uptime"})
 
-        samples = measure(
+        _bench_layer(
             benchmark,
-            sizes.rounds(ROUNDS),
-            lambda: aio.run(closed_loop(call, sizes.calls(CALLS), 1)),
+            aio,
+            quiet_sim,
+            sizes,
+            call,
+            "MCPServer.call_tool: server side only, no client or session",
+            audit="tmpfs",
         )
         aio.release()
-    benchmark.extra_info.update(
-        samples.summary(),
-        section="mcp_overhead",
-        path="MCPServer.call_tool: server side only, no client or session",
-        audit="tmpfs",
-        figure="p50_ms",
-        baselines=[DIRECT],
-    )
 
 
 @asynccontextmanager
@@ -229,6 +267,7 @@ def test_mcp_streamable_http(
         _bench_mcp(
             benchmark,
             aio,
+            quiet_sim,
             client,
             sizes,
             "mcp.Client over streamable HTTP (uvicorn, loopback)",

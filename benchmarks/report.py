@@ -105,12 +105,15 @@ def _added_p50(name: str, base: str, at_most_ms: float) -> Callable[[Benches], O
 
 def _page_ratio(tool: str, at_most: float) -> Callable[[Benches], Outcome]:
     def evaluate(benches: Benches) -> Outcome:
-        first = _info(benches, f"test_page_time[{tool}-first]")
         last = _info(benches, f"test_page_time[{tool}-last]")
+        first = (last or {}).get("paired", {}).get("first") or _info(
+            benches, f"test_page_time[{tool}-first]"
+        )
         if not first or not last or not first.get("p50_ms") or last.get("p50_ms") is None:
             return Outcome(MISSING, None, None)
         ratio = last["p50_ms"] / first["p50_ms"]
-        measured = f"last {last['p50_ms']:.2f} ms vs first {first['p50_ms']:.2f} ms"
+        how = ", paired rounds" if "first" in last.get("paired", {}) else ""
+        measured = f"last {last['p50_ms']:.2f} ms vs first {first['p50_ms']:.2f} ms{how}"
         return Outcome(measured, ratio, ratio <= at_most)
 
     return evaluate
@@ -331,15 +334,23 @@ def scale_table(benches: Benches) -> list[str]:
     if not rows:
         return ["Not measured in this run (see the report of the run for why)."]
     lines = [
-        "| benchmark | tool | page | items | p50 ms | p99 ms | ratio to the first page |",
-        "|---|---|---|---|---|---|---|",
+        "| benchmark | tool | page | items | p50 ms | p99 ms | ratio to the first page "
+        "(paired rounds) | ratio to the first page's benchmark |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for name, info in rows:
         if info.get("kind") == "memory":
             continue
+        first = info.get("paired", {}).get("first")
+        paired = (
+            f"{_ratio(info.get('p50_ms'), first.get('p50_ms'))} "
+            f"(first {first.get('p50_ms'):.3f} ms)"
+            if first
+            else "-"
+        )
         lines.append(
             f"| `{name}` | {info.get('tool')} | {info.get('page')} | {info.get('items', '-')} | "
-            f"{_num(info.get('p50_ms'), 3)} | {_num(info.get('p99_ms'), 3)} | "
+            f"{_num(info.get('p50_ms'), 3)} | {_num(info.get('p99_ms'), 3)} | {paired} | "
             f"{_baseline_cells(benches, info, 'p50_ms')} |"
         )
     for name, info in rows:

@@ -175,7 +175,10 @@ def expect(command: str, params: Any) -> Expectation:
     level = highest(catalog_level, floor_level)
     if command not in CARRIERS:
         return Expectation(command, recipe, level, catalog_level)
-    values = dict(params) if isinstance(params, Mapping) else dict(zip(recipe, params, strict=True))
+    positional = list(params or []) if not isinstance(params, Mapping) else []
+    values = (
+        dict(params) if isinstance(params, Mapping) else dict(zip(recipe, positional, strict=True))
+    )
     cmd_name = values.get("cmd_name")
     cmd_params = values.get("cmd_params")
     if not isinstance(cmd_name, str) or not cmd_name:

@@ -51,6 +51,7 @@ def test_a_read_is_retried_within_bounds_and_changes_nothing(
     before = control.state()
     exp, outcome, record, entries = gated_call(harness.session("viewer", "faults"), control, call)
     assert exp.is_read
+    assert entries is not None
     sent = own_requests(entries, exp.command)
     assert len(sent) <= MAX_ATTEMPTS, f"a read was sent {len(sent)} times"
     assert record["mi_attempts"] == len(entries), "audited attempts differ from requests received"

@@ -27,7 +27,7 @@ import schemathesis
 from hypothesis import HealthCheck, given, note, settings
 from hypothesis import strategies as st
 from opensips_mcp.catalog import CatalogEntry
-from schemathesis import Case, GenerationMode
+from schemathesis import GenerationMode, Response
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import (
     content_type_conformance,
@@ -74,12 +74,10 @@ def _unprintable_id(value: Any) -> bool:
     return isinstance(value, bool | dict | list)
 
 
-def check_answer(
-    entry: CatalogEntry, case: Case, response: requests.Response, offered: bool
-) -> None:
+def check_answer(entry: CatalogEntry, case: Any, response: Response, offered: bool) -> None:
     """The JSON-RPC conformance of one answer (see the module docstring); ``offered``:
     the endpoint's ``which`` lists the command."""
-    body = case.body
+    body: Any = case.body
     note(f"POST {case.path}: {body!r:.300} -> {response.status_code} {response.text[:300]!r}")
     if isinstance(body, dict) and "id" in body and _unprintable_id(body["id"]):
         assert (response.status_code, response.content) == (500, b""), "mi_http: 500, no body"
@@ -153,7 +151,7 @@ def run_operation(
 
     @settings(max_examples=examples, suppress_health_check=list(HealthCheck))
     @given(case=operation.as_strategy(generation_mode=generation), data=st.data())
-    def one_operation(case: Case, data: st.DataObject) -> None:
+    def one_operation(case: Any, data: st.DataObject) -> None:
         if mode == MISMATCH:
             case.body["params"] = data.draw(mismatched_params(entry), label="params")
         response = case.call(base_url=url, timeout=HTTP_TIMEOUT)
@@ -169,13 +167,13 @@ def operations(target: Target) -> Iterator[tuple[Any, CatalogEntry]]:
     entries = {e.name: e for e in wire_entries(target)}
     schema = schemathesis.openapi.from_dict(mi_openapi(entries.values(), base_url(target)))
     for result in schema.get_all_operations():
-        operation = result.ok()
+        operation = result.ok()  # type: ignore[union-attr]
         yield operation, entries[operation.path.rsplit("/", 1)[1]]
 
 
 def offered_commands(target: Target) -> frozenset[str]:
     """The commands the endpoint's ``which`` lists."""
-    body = {"jsonrpc": "2.0", "method": "which", "id": 1}
+    body: dict[str, Any] = {"jsonrpc": "2.0", "method": "which", "id": 1}
     answer = requests.post(target.mi_url, json=body, timeout=HTTP_TIMEOUT).json()
     names = answer.get("result")
     assert isinstance(names, list), f"which answered {answer}"
@@ -229,7 +227,7 @@ def test_kill_is_only_sent_with_params_that_fail_validation(
     names match no recipe with -32602 and a reason, and stops nothing."""
     if target.is_external:
         target.require_writes("kill is an admin command, even with invalid params")
-    body = {"jsonrpc": "2.0", "method": "kill", "id": 7, "params": {"now": 1}}
+    body: dict[str, Any] = {"jsonrpc": "2.0", "method": "kill", "id": 7, "params": {"now": 1}}
     response = requests.post(target.mi_url, json=body, timeout=HTTP_TIMEOUT)
     answer = json.loads(response.text)
     assert response.status_code == 200

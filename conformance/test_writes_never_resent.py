@@ -43,6 +43,7 @@ def check_write(session: McpSession, control: SimControl, call: MICall) -> bool:
     answers whether a fault fired on it."""
     exp, outcome, record, entries = gated_call(session, control, call)
     assert exp.level not in (None, "read"), f"{call} is not a write"
+    assert entries is not None
     sent = own_requests(entries, exp.command)
     assert len(sent) <= 1, f"a write reached the target {len(sent)} times"
     assert record["mi_attempts"] == len(entries), "audited attempts differ from requests received"

@@ -22,7 +22,7 @@ from opensips_sim.state.dialog import DialogState
 from opensips_sim.state.usrloc import UsrlocState
 
 from .conftest import CAPTURE_EPOCH
-from .helpers import RESULT_LIMIT, content, last_seq, result_size, server_for
+from .helpers import RESULT_LIMIT, content, error_code, last_seq, result_size, server_for
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
@@ -158,3 +158,68 @@ async def test_dialog_filters_apply_before_paging_across_the_whole_table(
     assert set(ids) == expected
     assert sum(p["scanned"] for p in pages) == 50_000
     assert all(p["total"] is None and p["dialogs_in_table"] == 50_000 for p in pages)
+
+
+@pytest.mark.parametrize(
+    ("tool", "args"),
+    [
+        ("opensips_status", {}),
+        ("get_statistics", {"statistics": ["all"]}),
+        ("registrations_list", {"aor": "user42"}),
+        ("dialogs_list", {"state": "confirmed", "limit": 500}),
+        ("dialog_profiles", {}),
+        ("dialog_profiles", {"profile": "caller", "limit": 500}),
+        ("dialogs_list", {"profile": "caller", "profile_value": "user7", "limit": 500}),
+        ("dispatcher_list", {}),
+        ("lb_destinations", {}),
+        ("routing_status", {}),
+        ("cluster_status", {}),
+    ],
+)
+async def test_read_tools_answer_within_64_kb_on_a_large_server(
+    tool: str, args: dict[str, Any], server: OpenSIPSMCP
+) -> None:
+    async with Client(server) as client:
+        result = await client.call_tool(tool, args)
+    content(result)
+    assert result_size(result) <= RESULT_LIMIT
+
+
+async def test_the_status_of_a_large_server_counts_its_calls_and_contacts(
+    server: OpenSIPSMCP,
+) -> None:
+    async with Client(server) as client:
+        status = content(await client.call_tool("opensips_status", {}))
+        profiles = content(await client.call_tool("dialog_profiles", {"profile": "caller"}))
+    assert (status["active_dialogs"], status["registered_contacts"]) == (50_000, 100_000)
+    assert profiles["profiles"][0]["size"] == 50_000
+    assert profiles["next_cursor"] is not None and profiles["total"] > 500
+
+
+@pytest.mark.parametrize("role", list(Role))
+async def test_changes_on_a_large_server_are_gated_per_role(
+    role: Role, large: RunningSimulator, tmp_path: Path
+) -> None:
+    server = server_for(large, role, tmp_path)
+    aor = f"visitor-{role.value}"
+    async with Client(server) as client:
+        before_add = last_seq(large)
+        added = await client.call_tool(
+            "registration_add", {"aor": aor, "contact": f"sip:{aor}@192.0.2.1:5060"}
+        )
+        add_sent = large.journal(before_add)
+        before_remove = last_seq(large)
+        removed = await client.call_tool("registration_remove", {"aor": aor})
+        remove_sent = large.journal(before_remove)
+    usrloc = large.world.get(UsrlocState)
+    if role is Role.VIEWER:
+        assert error_code(added) == error_code(removed) == "permission_denied"
+        assert add_sent == remove_sent == []
+        return
+    assert content(added)["action"] == "added"
+    if role is Role.OPERATOR:
+        assert error_code(removed) == "permission_denied" and remove_sent == []
+        usrloc.remove_aor(aor)  # leave the shared world as it was
+        return
+    assert content(removed)["action"] == "removed"
+    assert usrloc.contacts(aor) is None

@@ -15,7 +15,7 @@ import pytest
 from anyio.from_thread import start_blocking_portal
 
 from conformance import profiles
-from conformance.harness import Harness, Target, open_target
+from conformance.harness import Capabilities, Harness, Target, open_target
 from conformance.strategies import Facts, read_facts
 
 profiles.register()
@@ -24,9 +24,33 @@ profiles.register()
 DEEP_TIMEOUT = 1800
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    """Register the markers that say what a property needs from the target."""
+    config.addinivalue_line(
+        "markers", "needs_control(why): skip unless the target has the simulator control API"
+    )
+    config.addinivalue_line(
+        "markers", "needs_writes(why): skip unless the suite may change the target's state"
+    )
+
+
 def pytest_report_header() -> list[str]:
-    """Name the hypothesis profile in the pytest header."""
-    return [f"conformance: hypothesis profile {profiles.profile_name()}"]
+    """Name the hypothesis profile and the target in the pytest header."""
+    caps = Capabilities.from_env()
+    return [
+        f"conformance: hypothesis profile {profiles.profile_name()}; target {caps.name} "
+        f"(control API: {caps.control}, writes: {caps.writes})"
+    ]
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """Skip, by name and with the reason, properties the target cannot serve."""
+    caps = Capabilities.from_env()
+    for needs in ("control", "writes"):
+        for mark in item.iter_markers(f"needs_{needs}"):
+            reason = caps.skip_reason(needs, str(mark.args[0]) if mark.args else item.name)
+            if reason is not None:
+                pytest.skip(f"{item.name}: {reason}")
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

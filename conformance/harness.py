@@ -69,6 +69,41 @@ def env_flag(name: str) -> bool:
     return os.environ.get(name, "").strip().lower() in ("1", "true", "yes", "on")
 
 
+@dataclass(frozen=True)
+class Capabilities:
+    """What the environment's target lets the suite do (known before it is opened)."""
+
+    name: str
+    control: bool
+    writes: bool
+
+    @classmethod
+    def from_env(cls) -> Capabilities:
+        """Read ``OPENSIPS_MI_URL``, ``OPENSIPS_SIM_CONTROL_URL`` and the writes opt-in."""
+        mi_url = os.environ.get(MI_URL_ENV, "").strip()
+        if not mi_url:
+            return cls("simulator", control=True, writes=True)
+        return cls(
+            f"the MI endpoint {mi_url}",
+            control=bool(os.environ.get(CONTROL_URL_ENV, "").strip()),
+            writes=env_flag(ALLOW_WRITES_ENV),
+        )
+
+    def skip_reason(self, needs: str, why: str) -> str | None:
+        """Why a property that ``needs`` ``control`` or ``writes`` is skipped, if it is."""
+        if needs == "control" and not self.control:
+            return (
+                f"needs the simulator control API ({why}); {self.name} has none "
+                f"(set {CONTROL_URL_ENV} for an external simulator)"
+            )
+        if needs == "writes" and not self.writes:
+            return (
+                f"changes the target's state ({why}); {self.name} is read-only for this "
+                f"suite unless {ALLOW_WRITES_ENV}=1"
+            )
+        return None
+
+
 # --- the control API --------------------------------------------------------------------
 
 
@@ -156,21 +191,11 @@ class Target:
         return self.name != "simulator"
 
     def require_control(self, why: str) -> SimControl:
-        """The control API, or skip the calling property (naming why it needs it)."""
+        """The control API (properties that need it are marked ``needs_control`` and
+        skipped before they start when there is none)."""
         if self.control is None:
-            pytest.skip(
-                f"needs the simulator control API ({why}); {self.name} has none "
-                f"(set {CONTROL_URL_ENV} for an external simulator)"
-            )
+            pytest.skip(f"needs the simulator control API ({why})")
         return self.control
-
-    def require_writes(self, why: str) -> None:
-        """Skip the calling property unless the target may be changed."""
-        if not self.allow_writes:
-            pytest.skip(
-                f"changes the target's state ({why}); {self.name} is read-only for this "
-                f"suite unless {ALLOW_WRITES_ENV}=1"
-            )
 
 
 # --- MCP sessions -----------------------------------------------------------------------
@@ -306,16 +331,12 @@ def open_target(portal: BlockingPortal, stack: ExitStack) -> Target:
     """The target the environment selects (see the module docstring)."""
     mi_url = os.environ.get(MI_URL_ENV, "").strip()
     if mi_url:
+        caps = Capabilities.from_env()
         control_url = os.environ.get(CONTROL_URL_ENV, "").strip()
         control = SimControl(control_url) if control_url else None
         if control is not None:
             stack.callback(control.close)
-        return Target(
-            name=f"the MI endpoint {mi_url}",
-            mi_url=mi_url,
-            control=control,
-            allow_writes=env_flag(ALLOW_WRITES_ENV),
-        )
+        return Target(name=caps.name, mi_url=mi_url, control=control, allow_writes=caps.writes)
     from opensips_sim.runner import running_simulator
 
     sim = stack.enter_context(

@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+import pytest
 from hypothesis import example, given, note, settings
 from hypothesis import strategies as st
 
@@ -90,6 +91,7 @@ def test_carriers_need_the_higher_of_their_level_and_the_carried_one(
     check_every_role(harness, target, call)
 
 
+@pytest.mark.needs_control("compares the state before and after")
 @settings(max_examples=scaled(40))
 @given(calls=st.lists(any_call(QUIET_FACTS), min_size=1, max_size=8))
 def test_viewer_calls_never_change_the_state(

@@ -24,6 +24,7 @@ def reads(facts: Facts) -> list[MICall]:
     return read_calls(facts)
 
 
+@pytest.mark.needs_control("injects faults and counts requests in the journal")
 @settings(max_examples=scaled(30))
 @given(
     index=st.integers(min_value=0),

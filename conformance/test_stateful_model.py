@@ -309,6 +309,8 @@ def make_machine(
 
 
 #: A failing run replays many shortened sequences to shrink them: give it time to report.
+@pytest.mark.needs_control("resets the state and switches faults")
+@pytest.mark.needs_writes("changes registrations, dialogs, dispatcher and gateways")
 @pytest.mark.timeout(600)
 def test_tool_calls_and_the_reference_model_agree_after_every_read(
     harness: Harness, target: Target, facts: Facts
@@ -316,7 +318,6 @@ def test_tool_calls_and_the_reference_model_agree_after_every_read(
     """Any sequence of registrations, unregistrations, ended dialogs, dispatcher and gateway
     changes, with faults on and off, leaves the simulator in a state the model allows."""
     control = target.require_control("resets the state and switches faults")
-    target.require_writes("changes registrations, dialogs, dispatcher and gateways")
     machine = make_machine(harness, control, facts)
     run_state_machine_as_test(
         machine,

@@ -220,13 +220,12 @@ def test_every_command_answers_valid_json_rpc_and_invalid_params_with_32602(
     assert checked >= len(modes)
 
 
+@pytest.mark.needs_writes("kill is an admin command, even with params that fail validation")
 def test_kill_is_only_sent_with_params_that_fail_validation(
     target: Target, quiet_wire: SimControl | None
 ) -> None:
     """``kill`` (left out of generation: it would stop the target) answers a request whose
     names match no recipe with -32602 and a reason, and stops nothing."""
-    if target.is_external:
-        target.require_writes("kill is an admin command, even with invalid params")
     body: dict[str, Any] = {"jsonrpc": "2.0", "method": "kill", "id": 7, "params": {"now": 1}}
     response = requests.post(target.mi_url, json=body, timeout=HTTP_TIMEOUT)
     answer = json.loads(response.text)

@@ -71,7 +71,6 @@ def check_write(session: McpSession, control: SimControl, call: MICall) -> bool:
 def _run_faulted(harness: Harness, target: Target, call: MICall, rule: dict[str, Any]) -> None:
     """Reset, add ``rule``, make ``call``, and check the rule fired on it."""
     control = target.require_control("injects faults and counts requests in the journal")
-    target.require_writes("sends writes")
     control.reset()
     note(f"fault rule: {rule}")
     control.add_faults([rule])
@@ -94,6 +93,11 @@ def every_action_and_when(test: Callable[..., None]) -> Callable[..., None]:
     return test
 
 
+WRITES_NEED = "injects faults and counts requests in the journal"
+
+
+@pytest.mark.needs_control(WRITES_NEED)
+@pytest.mark.needs_writes("sends writes")
 @settings(max_examples=scaled(30))
 @given(
     command=st.sampled_from(sorted(write_calls(Facts()))),
@@ -124,6 +128,8 @@ def every_write_command(test: Callable[..., None]) -> Callable[..., None]:
     return test
 
 
+@pytest.mark.needs_control(WRITES_NEED)
+@pytest.mark.needs_writes("sends writes")
 @settings(max_examples=scaled(5))
 @given(command=st.sampled_from(sorted(write_calls(Facts()))))
 @every_write_command
@@ -164,6 +170,8 @@ def fault_mix(draw: st.DrawFn, commands: list[str]) -> list[dict[str, Any]]:
     return rules
 
 
+@pytest.mark.needs_control(WRITES_NEED)
+@pytest.mark.needs_writes("sends writes")
 @settings(max_examples=scaled(15))
 @given(data=st.data())
 def test_writes_under_random_fault_mixes_are_each_sent_at_most_once(
@@ -172,7 +180,6 @@ def test_writes_under_random_fault_mixes_are_each_sent_at_most_once(
     """Under any mix of fault rules, each write of a sequence reaches the simulator at most
     once, and none whose answer was lost is reported as a success."""
     control = target.require_control("injects faults and counts requests in the journal")
-    target.require_writes("sends writes")
     commands = sorted(writes)
     rules = data.draw(fault_mix(commands), label="rules")
     sequence = data.draw(

@@ -26,6 +26,7 @@ from conformance.harness import Harness, McpSession, SimControl, Target
 from conformance.profiles import scaled
 from conformance.strategies import (
     BULK_COMMANDS,
+    CATALOG,
     FAULT_ACTIONS,
     PARTIAL,
     WHENS,
@@ -190,3 +191,23 @@ def test_writes_under_random_fault_mixes_are_each_sent_at_most_once(
     session = harness.session(ADMIN, "faults")
     for command in sequence:
         check_write(session, control, data.draw(st.sampled_from(writes[command])))
+
+
+def test_the_fault_grid_covers_every_write_command_the_simulator_implements(
+    target: Target,
+) -> None:
+    """The write table (``strategies.write_calls``) has a call for every command the
+    in-process simulator implements with a recipe that changes something."""
+    if target.is_external:
+        pytest.skip("asks the in-process simulator which commands it implements")
+    from opensips_sim.params import Params as SimParams
+    from opensips_sim.registry import load_all_handlers
+
+    implemented = set()
+    for name, implementation in load_all_handlers().items():
+        entry = CATALOG.get(name)
+        recipes = [tuple(r.params) for r in entry.recipes] if entry is not None else [()]
+        for recipe in recipes:
+            if implementation.level_for(SimParams({n: "1" for n in recipe})) != "read":
+                implemented.add(name)
+    assert implemented - set(write_calls(Facts())) == set()

@@ -217,6 +217,15 @@ class _Walk:
     size_limited: bool = False
 
 
+def _chunk(keep: _Filter, budget: Budget, limit: int, taken: int) -> int:
+    """How many dialogs to fetch next: a scan chunk under a filter, else about what the
+    page can still hold (by the size of the items so far)."""
+    if keep.active:
+        return SCAN_CHUNK
+    fit = budget.left // max(budget.average, 1) + 1
+    return max(1, min(limit - taken, fit))
+
+
 async def _walk(
     call: ToolCall,
     command: str,
@@ -231,8 +240,9 @@ async def _walk(
     buffered: deque[Mapping[str, Any]] = deque()
     at_end = False
     if anchor is not None:
+        # One fetch covers the window around the cursor and a first chunk of the page.
         first = max(0, start - ANCHOR_WINDOW)
-        window = (start - first) + ANCHOR_WINDOW
+        window = (start - first) + ANCHOR_WINDOW + _chunk(keep, budget, limit, 0)
         fetched, walk.count = await _fetch(call, command, first, window)
         at_end = len(fetched) < window
         found = _find(fetched, anchor)
@@ -246,11 +256,7 @@ async def _walk(
         if not buffered:
             if at_end:
                 break
-            if keep.active:
-                chunk = SCAN_CHUNK
-            else:
-                fit = budget.left // max(budget.average, 1) + 1
-                chunk = max(1, min(limit - len(walk.items), fit))
+            chunk = _chunk(keep, budget, limit, len(walk.items))
             fetched, walk.count = await _fetch(call, command, walk.position, chunk)
             buffered.extend(fetched)
             at_end = len(fetched) < chunk

@@ -269,7 +269,12 @@ def mcp_table(benches: Benches) -> list[str]:
         base = _direct_of(benches, info, "test_direct_mi_call") if info.get("baselines") else None
         added50 = added99 = direct = "-"
         ratio = "(baseline)"
-        if base is not None and info.get("p50_ms") is not None and base.get("p50_ms"):
+        if info.get("kind") == "sdk_floor":
+            # No MI call at all: its whole latency is overhead.
+            added50 = f"+{info.get('p50_ms', 0):.3f}"
+            added99 = f"+{info.get('p99_ms', 0):.3f}"
+            ratio = "-"
+        elif base is not None and info.get("p50_ms") is not None and base.get("p50_ms"):
             added50 = f"+{info['p50_ms'] - base['p50_ms']:.3f}"
             added99 = f"+{info['p99_ms'] - base['p99_ms']:.3f}"
             direct = f"{base['p50_ms']:.3f} / {base['p99_ms']:.3f}"
@@ -307,6 +312,12 @@ def mcp_breakdown(benches: Benches) -> list[str]:
     for (name, what), here in zip(layers, added, strict=True):
         lines.append(f"* {what}: {here - below:+.3f} ms (`{name}`)")
         below = here
+    floor = _info(benches, "test_mcp_sdk_floor")
+    if floor and floor.get("p50_ms") is not None:
+        lines.append(
+            f"* for scale: the MCP SDK alone (a no-op tool, client and server in memory) "
+            f"takes {floor['p50_ms']:.3f} ms p50 per call (`test_mcp_sdk_floor`)"
+        )
     return lines
 
 

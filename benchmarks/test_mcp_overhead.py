@@ -10,9 +10,10 @@ output validation, the runtime's resolve + gate, and the audit record (fsynced).
 * ``test_mcp_streamable_http``: ``mcp.Client`` over streamable HTTP to the same server
   served by uvicorn on 127.0.0.1 (port 0), audit log on tmpfs.
 
-Two more split the in-memory overhead by layer: ``test_runtime_run_mi`` (resolve, gate,
-MI call, audit record: no MCP) and ``test_server_call_tool`` (``MCPServer.call_tool``:
-the server side, no client or session).
+Three more split the in-memory overhead by layer: ``test_runtime_run_mi`` (resolve, gate,
+MI call, audit record: no MCP), ``test_server_call_tool`` (``MCPServer.call_tool``: the
+server side, no client or session) and ``test_mcp_sdk_floor`` (the MCP SDK alone: a
+no-op tool in memory, what any tool costs).
 
 The MCP client and server share the benchmark's event loop (and core): at 1 in flight
 they never run at the same time, so the added latency is the sum of both sides' work,
@@ -36,6 +37,7 @@ import httpx2
 import pytest
 from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
+from mcp.server import MCPServer
 from opensips_mcp.catalog import AccessLevel
 from opensips_mcp.gate import Role
 from opensips_mcp.mi import MIClient, MISettings
@@ -43,6 +45,7 @@ from opensips_mcp.runtime import Runtime
 from opensips_mcp.server import build_server
 from opensips_mcp.settings import Settings
 from opensips_mcp.transport_http import MCP_PATH, build_http_app, make_uvicorn
+from pydantic import BaseModel
 
 from benchmarks.harness import (
     Batch,
@@ -230,6 +233,43 @@ def test_server_call_tool(
             audit="tmpfs",
         )
         aio.release()
+
+
+class _Answer(BaseModel):
+    command: str
+    result: dict[str, str]
+
+
+@pytest.mark.benchmark(group="mcp_overhead")
+def test_mcp_sdk_floor(benchmark: Any, aio: LoopThread, sizes: Sizes) -> None:
+    """The MCP SDK alone: a bare ``MCPServer`` whose one tool returns a small structured
+    answer at once (no MI, no gate, no audit), through the in-memory ``Client``. Its
+    latency is the part of the overhead this project's code cannot remove."""
+    server: MCPServer[None] = MCPServer("floor")
+
+    @server.tool()
+    async def noop(command: str) -> _Answer:
+        return _Answer(command=command, result={"Up time": "227 [sec]"})
+
+    client = aio.enter(Client(server))
+
+    async def call(_: int) -> object:
+        return await client.call_tool("noop", {"command": "uptime"})
+
+    first = aio.run(client.call_tool("noop", {"command": "uptime"}))
+    assert not first.is_error and first.structured_content is not None, first
+    samples = measure(
+        benchmark,
+        sizes.rounds(ROUNDS),
+        lambda: aio.run(closed_loop(call, sizes.calls(CALLS), 1)),
+    )
+    benchmark.extra_info.update(
+        samples.summary(),
+        section="mcp_overhead",
+        kind="sdk_floor",
+        path="MCP SDK alone: a no-op tool through mcp.Client(server), in memory",
+        figure="p50_ms",
+    )
 
 
 @asynccontextmanager

@@ -83,7 +83,8 @@ class LoopThread:
                 await release.wait()
 
         task = self.loop.create_task(holder())
-        await asyncio.wait({entered, task}, return_when=asyncio.FIRST_COMPLETED)
+        waiting: set[asyncio.Future[Any]] = {entered, task}
+        await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)
         if not entered.done():
             task.result()  # raises the error that stopped cm from being entered
             raise RuntimeError("context manager exited without yielding a value")

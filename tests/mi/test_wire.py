@@ -54,7 +54,9 @@ async def test_each_request_is_handed_to_the_socket_in_one_write(
     assert writes == [request.raw for request in server.requests]
 
 
-@pytest.mark.parametrize("body_size", [0, 16_000, 60_000])
+# Sizes well under the loopback MTU (64 KiB): a larger single write may still be read in
+# pieces by a loaded receiver. The socket-write test above covers large bodies exactly.
+@pytest.mark.parametrize("body_size", [0, 4_000, 16_000])
 async def test_each_request_reaches_the_server_in_one_tcp_chunk(
     body_size: int, threaded_server: RawMIServer, make_client: ClientFactory
 ) -> None:

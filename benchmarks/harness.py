@@ -15,6 +15,7 @@ import asyncio
 import concurrent.futures
 import os
 import re
+import resource
 import selectors
 import signal
 import statistics
@@ -127,10 +128,12 @@ def percentile(sorted_values: list[float], q: float) -> float:
 
 @dataclass
 class Batch:
-    """One round: its wall time and each call's latency, in seconds."""
+    """One round: its wall time and each call's latency, in seconds (failed calls
+    included), and how many calls failed."""
 
     elapsed: float
     latencies: list[float]
+    errors: int = 0
 
 
 @dataclass
@@ -163,6 +166,7 @@ class Samples:
         rates = sorted(len(b.latencies) / b.elapsed for b in self.batches if b.elapsed > 0)
         return {
             "calls": self.calls,
+            "errors": sum(b.errors for b in self.batches),
             "calls_per_s": round(statistics.median(rates), 1) if rates else 0.0,
             "p50_ms": round(percentile(values, 50) * 1000, 4),
             "p99_ms": round(percentile(values, 99) * 1000, 4),
@@ -171,26 +175,36 @@ class Samples:
 
 
 async def closed_loop(
-    call: Callable[[int], Awaitable[object]], total: int, in_flight: int
+    call: Callable[[int], Awaitable[object]],
+    total: int,
+    in_flight: int,
+    *,
+    tolerate: tuple[type[BaseException], ...] = (),
 ) -> Batch:
     """Make ``total`` calls with ``in_flight`` of them outstanding at any time.
 
     Each of ``in_flight`` workers calls ``call(worker_index)`` and, once answered, starts
-    the next call, until ``total`` calls were made.
+    the next call, until ``total`` calls were made. A call raising one of ``tolerate``
+    counts as an error (its latency is kept); any other exception stops the batch.
     """
     remaining = iter(range(total))
     latencies: list[float] = []
+    errors = 0
     clock = time.perf_counter
 
     async def worker(index: int) -> None:
+        nonlocal errors
         for _ in remaining:
             started = clock()
-            await call(index)
+            try:
+                await call(index)
+            except tolerate:
+                errors += 1
             latencies.append(clock() - started)
 
     started = clock()
     await asyncio.gather(*(worker(i) for i in range(in_flight)))
-    return Batch(clock() - started, latencies)
+    return Batch(clock() - started, latencies, errors)
 
 
 def sync_loop(call: Callable[[], object], total: int) -> Batch:
@@ -334,21 +348,30 @@ class SimProcess:
         self.stop()
 
 
+def own_cpu_seconds() -> float:
+    """CPU time (user + system) of this process, all its threads, so far."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
 class SimCpu:
-    """The simulator's CPU share over the rounds it wraps (and only those)."""
+    """CPU shares over the rounds it wraps (and only those): the simulator's, and this
+    process's (the client under test, with its event loop thread)."""
 
     def __init__(self, sim: SimProcess) -> None:
         self.sim = sim
         self.cpu = 0.0
+        self.own_cpu = 0.0
         self.wall = 0.0
 
     def wrap(self, one_round: Callable[[], Batch]) -> Callable[[], Batch]:
-        """``one_round``, adding the simulator CPU time it used to the count."""
+        """``one_round``, adding the CPU time it used to the counts."""
 
         def counted() -> Batch:
-            before = self.sim.cpu_seconds()
+            before, own_before = self.sim.cpu_seconds(), own_cpu_seconds()
             batch = one_round()
             self.cpu += self.sim.cpu_seconds() - before
+            self.own_cpu += own_cpu_seconds() - own_before
             self.wall += batch.elapsed
             return batch
 
@@ -356,8 +379,13 @@ class SimCpu:
 
     @property
     def share(self) -> float:
-        """CPU seconds per wall second (1.0: the simulator's loop was never idle)."""
+        """Simulator CPU seconds per wall second (1.0: its loop was never idle)."""
         return round(self.cpu / self.wall, 3) if self.wall > 0 else 0.0
+
+    @property
+    def client_share(self) -> float:
+        """This process's CPU seconds per wall second (1.0: one core kept busy)."""
+        return round(self.own_cpu / self.wall, 3) if self.wall > 0 else 0.0
 
 
 # --- pytest-benchmark glue ------------------------------------------------------------------

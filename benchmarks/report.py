@@ -130,6 +130,20 @@ def _peak_memory(at_most_mb: float) -> Callable[[Benches], Outcome]:
     return evaluate
 
 
+def _no_failed_calls(benches: Benches) -> Outcome:
+    rows = [
+        info
+        for name, bench in benches.items()
+        if name.startswith("test_mi_client")
+        for info in [bench.get("extra_info", {})]
+    ]
+    if not rows:
+        return Outcome(MISSING, None, None)
+    failed = sum(info.get("errors", 0) for info in rows)
+    calls = sum(info.get("calls", 0) for info in rows)
+    return Outcome(f"{failed} of {calls} calls failed", None, failed == 0)
+
+
 TARGETS = [
     *(
         Target(
@@ -166,6 +180,11 @@ TARGETS = [
             ),
         )
         for cmd in ("uptime", "dlg_list")
+    ),
+    Target(
+        "(added) no `MIClient` call fails against the healthy simulator, any in-flight level",
+        "0 failed",
+        _no_failed_calls,
     ),
     Target(
         "MCP in-memory overhead per call, p50 (audit log on tmpfs)",
@@ -237,9 +256,10 @@ def _baseline_cells(benches: Benches, info: Mapping[str, Any], key: str) -> str:
 def mi_client_table(benches: Benches) -> list[str]:
     """Section 1."""
     lines = [
-        "| benchmark | client | command | in flight | calls/s | p50 ms | p99 ms | sim CPU "
-        "| ratio to paired rounds (calls/s) | ratio to the stand-alone baselines |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "| benchmark | client | command | in flight | calls/s | p50 ms | p99 ms | failed calls "
+        "| sim CPU | client CPU | ratio to paired rounds (calls/s) "
+        "| ratio to the stand-alone baselines |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for name, info in _section(benches, "mi_client"):
         paired = info.get("paired", {})
@@ -252,7 +272,9 @@ def mi_client_table(benches: Benches) -> list[str]:
             f"| `{name}` | {info.get('client')} | {info.get('command')} | "
             f"{info.get('in_flight')} | {_num(info.get('calls_per_s'), 0)} | "
             f"{_num(info.get('p50_ms'), 3)} | {_num(info.get('p99_ms'), 3)} | "
-            f"{_num(info.get('sim_cpu'))} | {paired_cells or '-'} | "
+            f"{info.get('errors', 0)} of {info.get('calls', '?')} | "
+            f"{_num(info.get('sim_cpu'))} | {_num(info.get('client_cpu'))} | "
+            f"{paired_cells or '-'} | "
             f"{_baseline_cells(benches, info, 'calls_per_s')} |"
         )
     return lines
@@ -422,8 +444,10 @@ def render(data: Mapping[str, Any]) -> str:
         "## 1. MI client throughput (quiet scenario, simulator in its own process)",
         "",
         "Closed loop: N callers, each starting its next call when the last one answered. "
-        "`sim CPU` is the simulator's CPU share over the run: near 1.0 the simulator set "
-        "the pace, not the client.",
+        "`sim CPU` and `client CPU` are the simulator's and the client process's CPU "
+        "shares over the measured rounds: near 1.0, that process kept a core busy and set "
+        "the pace. The paired rounds (baselines run in turn with the benchmark) are what "
+        "the targets read.",
         "",
         *mi_client_table(benches),
         "",

@@ -92,6 +92,19 @@ def test_report_judges_page_time_and_peak_memory() -> None:
     assert targets["MCP server peak memory with the large scenario"] == "PASS"
 
 
+def test_report_misses_the_no_failure_target_when_any_mi_client_call_failed() -> None:
+    ok = {"benchmarks": [_bench("test_mi_client[uptime-1]", calls=100, errors=0)]}
+    failed = {
+        "benchmarks": [
+            _bench("test_mi_client[uptime-1]", calls=100, errors=0),
+            _bench("test_mi_client[uptime-32]", calls=100, errors=3),
+        ]
+    }
+    target = "(added) no `MIClient` call fails against the healthy simulator, any in-flight level"
+    assert _targets(render(ok))[target] == "PASS"
+    assert _targets(render(failed))[target] == "MISS"
+
+
 def test_percentile_is_nearest_rank() -> None:
     values = [float(v) for v in range(1, 101)]
     assert percentile(values, 50) == 50.0

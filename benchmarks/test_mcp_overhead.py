@@ -58,7 +58,7 @@ from benchmarks.harness import (
 )
 from benchmarks.storage import audit_dir
 
-CALLS = 500
+CALLS = 400
 ROUNDS = 5
 DIRECT = "test_direct_mi_call"
 

@@ -47,10 +47,10 @@ from benchmarks.rawclient import RawPool, build_request
 COMMANDS = ("uptime", "dlg_list")
 IN_FLIGHT = (1, 8, 32)
 CASES = [pytest.param(c, n, id=f"{c}-{n}") for c in COMMANDS for n in IN_FLIGHT]
-CALLS = 2000
-RAW_CALLS = 3000
-PACKAGE_CALLS = 600
-ROUNDS = 5
+CALLS = 1500
+RAW_CALLS = 2000
+PACKAGE_CALLS = 500
+ROUNDS = 4
 PAIRED_WITH_PACKAGE = (1, 32)
 
 

@@ -17,8 +17,8 @@ from benchmarks.harness import LoopThread, SimProcess, Sizes, closed_loop, measu
 from benchmarks.rawclient import RawPool, build_request
 
 CONNECTIONS = 4
-CALLS = 4000
-ROUNDS = 5
+CALLS = 3000
+ROUNDS = 4
 
 
 @pytest.mark.benchmark(group="simulator")

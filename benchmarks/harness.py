@@ -363,6 +363,7 @@ class SimCpu:
         self.cpu = 0.0
         self.own_cpu = 0.0
         self.wall = 0.0
+        self.calls = 0
 
     def wrap(self, one_round: Callable[[], Batch]) -> Callable[[], Batch]:
         """``one_round``, adding the CPU time it used to the counts."""
@@ -373,6 +374,7 @@ class SimCpu:
             self.cpu += self.sim.cpu_seconds() - before
             self.own_cpu += own_cpu_seconds() - own_before
             self.wall += batch.elapsed
+            self.calls += len(batch.latencies)
             return batch
 
         return counted
@@ -381,6 +383,12 @@ class SimCpu:
     def share(self) -> float:
         """Simulator CPU seconds per wall second (1.0: its loop was never idle)."""
         return round(self.cpu / self.wall, 3) if self.wall > 0 else 0.0
+
+    @property
+    def calls_per_cpu_second(self) -> float | None:
+        """Calls per simulator CPU-second (None when too little CPU time was counted:
+        ``/proc`` counts it in 10 ms ticks)."""
+        return round(self.calls / self.cpu, 1) if self.cpu > 0 else None
 
     @property
     def client_share(self) -> float:

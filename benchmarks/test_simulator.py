@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from benchmarks.harness import LoopThread, SimProcess, Sizes, closed_loop, measure
+from benchmarks.harness import LoopThread, SimCpu, SimProcess, Sizes, closed_loop, measure
 from benchmarks.rawclient import RawPool, build_request
 
 CONNECTIONS = 4
@@ -36,21 +36,21 @@ def test_simulator_requests_per_second(
         return await pool.connections[worker].exchange(request)
 
     calls = sizes.calls(CALLS)
-    cpu_before = quiet_sim.cpu_seconds()
+    sim_cpu = SimCpu(quiet_sim)
     samples = measure(
-        benchmark, sizes.rounds(ROUNDS), lambda: aio.run(closed_loop(call, calls, CONNECTIONS))
+        benchmark,
+        sizes.rounds(ROUNDS),
+        sim_cpu.wrap(lambda: aio.run(closed_loop(call, calls, CONNECTIONS))),
     )
-    cpu = quiet_sim.cpu_seconds() - cpu_before
-    summary = samples.summary()
     benchmark.extra_info.update(
-        summary,
+        samples.summary(),
         section="simulator",
         client=f"raw asyncio socket, {CONNECTIONS} connections",
         command=command,
         in_flight=CONNECTIONS,
-        sim_cpu=round(cpu / samples.elapsed, 3),
-        # /proc counts CPU in clock ticks (10 ms): a quick run may see none.
-        calls_per_cpu_s=round(samples.calls / cpu, 1) if cpu > 0 else None,
+        sim_cpu=sim_cpu.share,
+        client_cpu=sim_cpu.client_share,
+        calls_per_cpu_s=sim_cpu.calls_per_cpu_second,
         reply_bytes=len(first),
         figure="calls_per_cpu_s",
         baselines=["test_mi_client[uptime-32]"] if command == "uptime" else [],

@@ -20,7 +20,7 @@ from __future__ import annotations
 import json
 import os
 import re
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from contextlib import AbstractContextManager, ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -347,10 +347,3 @@ def open_target(portal: BlockingPortal, stack: ExitStack) -> Target:
     control = SimControl(sim.control_url)
     stack.callback(control.close)
     return Target(name="simulator", mi_url=sim.url, control=control, allow_writes=True)
-
-
-def iter_json_lines(path: Path) -> Iterator[Any]:
-    """Every line of ``path`` parsed as JSON (raises on the first line that is not)."""
-    with path.open(encoding="utf-8") as f:
-        for line in f:
-            yield json.loads(line)

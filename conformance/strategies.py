@@ -8,15 +8,15 @@ real objects (and change them) and miss (and get the module's error).
 from __future__ import annotations
 
 import string
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 from hypothesis import strategies as st
 from opensips_mcp.catalog import load_catalog
 
 from conformance.harness import FAULT_HOLD_SECONDS, ToolOutcome
-from conformance.oracle import CARRIERS, NEVER_SEND, ROLES, expect
+from conformance.oracle import CARRIERS, NEVER_SEND, expect
 
 Params = dict[str, Any] | list[Any] | None
 
@@ -53,7 +53,6 @@ class Facts:
     profiles: tuple[str, ...] = ()
     shared_vars: tuple[str, ...] = ()
     pike_ips: tuple[str, ...] = ()
-    extra: Mapping[str, tuple[Any, ...]] = field(default_factory=dict)
 
     @property
     def aors(self) -> tuple[str, ...]:
@@ -93,8 +92,6 @@ class Facts:
             "command": ("uptime", "dlg_list"),
             "mi_cmd": ("uptime",),
         }
-        for name, values in self.extra.items():
-            hints[name] = tuple(values)
         return {name: values for name, values in hints.items() if values}
 
 
@@ -303,8 +300,7 @@ def odd_call(draw: st.DrawFn, facts: Facts) -> MICall:
         return MICall(draw(st.sampled_from(UNKNOWN_COMMANDS)), None)
     command = draw(st.sampled_from(COMMANDS))
     names = draw(st.sets(st.sampled_from(["bogus", "gw_id", "status", "aor", "x"]), min_size=1))
-    call = MICall(command, {n: draw(SCALARS) for n in sorted(names)})
-    return call
+    return MICall(command, {n: draw(SCALARS) for n in sorted(names)})
 
 
 def any_call(facts: Facts) -> st.SearchStrategy[MICall]:
@@ -317,11 +313,6 @@ def any_call(facts: Facts) -> st.SearchStrategy[MICall]:
     )
 
 
-def read_only_call(facts: Facts) -> st.SearchStrategy[MICall]:
-    """Calls every oracle of the suite judges read-only (safe on a real server)."""
-    return any_call(facts).filter(lambda c: expect(c.command, c.params).is_read)
-
-
 def sendable(call: MICall) -> bool:
     """False for calls the suite never lets reach a target (they would stop it)."""
     exp = expect(call.command, call.params)
@@ -331,8 +322,6 @@ def sendable(call: MICall) -> bool:
     return not names & NEVER_SEND
 
 
-roles: st.SearchStrategy[str] = st.sampled_from(ROLES)
-
 # --- fault plans ------------------------------------------------------------------------
 
 #: Every fault action of the simulator (``partial`` only fires on bulk commands).
@@ -340,8 +329,6 @@ FAULT_ACTIONS = ("http_500", "http_503", "delay", "reset", "truncate", "malforme
 PARTIAL = "partial"
 BULK_COMMANDS = ("profile_end_dlgs", "cluster_broadcast_mi")
 WHENS = ("before_apply", "after_apply")
-#: Actions that cost a whole read timeout (the answer is held back).
-SLOW_ACTIONS = frozenset({"delay", "stall"})
 
 
 def fault_rule(

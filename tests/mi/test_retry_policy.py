@@ -224,7 +224,7 @@ async def test_waiting_too_long_for_an_in_flight_slot_counts_as_not_sent(
 ) -> None:
     server = await make_server(no_answer)
     mi = make_client(
-        server.url, max_in_flight=1, connect_timeout=0.1, read_timeout=2.0, total_timeout=2.0
+        server.url, max_in_flight=1, pool_timeout=0.1, read_timeout=2.0, total_timeout=2.0
     )
     holder = asyncio.create_task(mi.call("dlg_list", level=AccessLevel.READ))
     await server.wait_for(lambda: len(server.requests) == 1)
@@ -356,3 +356,31 @@ async def test_connect_timeout_counts_as_not_sent_and_is_retried_at_any_level(
     assert caught.value.cause == "connect_timeout"
     assert caught.value.attempts == 0
     assert len(rng.calls) == 2
+
+
+async def test_callers_queued_behind_others_longer_than_connect_timeout_all_succeed_once(
+    make_server: ServerFactory, make_client: ClientFactory
+) -> None:
+    # Regression: waiting on this side for a slot is local queueing, not a network failure;
+    # bounding it by connect_timeout made healthy calls fail under load.
+    release = asyncio.Event()
+
+    async def held(request: Received, reply: Reply) -> None:
+        await release.wait()
+        reply.result(request, "OK")
+
+    server = await make_server(held)
+    mi = make_client(
+        server.url, max_in_flight=2, pool_size=2, connect_timeout=0.01, pool_timeout=5.0
+    )
+    calls = [asyncio.create_task(mi.call("uptime", level=AccessLevel.READ)) for _ in range(6)]
+    await server.wait_for(lambda: len(server.requests) == 2)
+    # Let the queued callers wait well past connect_timeout before anything is answered.
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(asyncio.Event().wait(), 0.1)
+    release.set()
+
+    answers = await asyncio.wait_for(asyncio.gather(*calls), 5)
+
+    assert [a.attempts for a in answers] == [1] * 6
+    assert len(server.requests) == 6

@@ -13,6 +13,7 @@ def test_defaults_are_the_documented_ones() -> None:
 
     assert (
         settings.connect_timeout,
+        settings.pool_timeout,
         settings.read_timeout,
         settings.total_timeout,
         settings.pool_size,
@@ -20,7 +21,7 @@ def test_defaults_are_the_documented_ones() -> None:
         settings.max_attempts,
         settings.backoff_base,
         settings.backoff_max,
-    ) == (2.0, 10.0, 30.0, 8, 32, 3, 0.05, 1.0)
+    ) == (2.0, 10.0, 10.0, 30.0, 8, 8, 3, 0.05, 1.0)
 
 
 def test_settings_cannot_be_changed_after_creation() -> None:
@@ -35,6 +36,7 @@ def test_settings_cannot_be_changed_after_creation() -> None:
     [
         {"url": "127.0.0.1:8888/mi"},
         {"connect_timeout": 0},
+        {"pool_timeout": 0},
         {"read_timeout": -1.0},
         {"total_timeout": 0},
         {"pool_size": 0},

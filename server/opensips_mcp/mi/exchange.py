@@ -117,7 +117,7 @@ class Exchange:
         """
         loop = asyncio.get_running_loop()
         session = self._open_session()
-        slot_wait = min(self._settings.connect_timeout, deadline - loop.time())
+        slot_wait = min(self._settings.pool_timeout, deadline - loop.time())
         if slot_wait <= 0:
             raise AttemptFailed("deadline", sent=False)
         try:
@@ -145,11 +145,12 @@ class Exchange:
         remaining: float,
     ) -> ReplyResult | ReplyError | StatusAnswer:
         settings = self._settings
-        connect = min(settings.connect_timeout, remaining)
+        # aiohttp's ``connect`` covers waiting for a pooled connection plus connecting;
+        # only ``sock_connect`` is the network's part.
         timeout = aiohttp.ClientTimeout(
             total=None,
-            connect=connect,
-            sock_connect=connect,
+            connect=min(settings.pool_timeout + settings.connect_timeout, remaining),
+            sock_connect=min(settings.connect_timeout, remaining),
             sock_read=min(settings.read_timeout, remaining),
         )
         try:

@@ -21,11 +21,12 @@ import json
 import os
 import re
 from collections.abc import Mapping, Sequence
-from contextlib import AbstractContextManager, ExitStack
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import anyio
 import httpx
 import pytest
 from anyio.from_thread import BlockingPortal
@@ -271,8 +272,6 @@ class McpSession:
         return ToolOutcome.of(result)
 
     async def _call(self, tool: str, arguments: dict[str, Any]) -> CallToolResult:
-        import anyio
-
         with anyio.fail_after(CALL_TIMEOUT):
             return await self.client.call_tool(tool, arguments)
 
@@ -321,10 +320,6 @@ class Harness:
             tail.skip_to_end()
             self._sessions[key] = McpSession(role, server, client, tail, self.portal)
         return self._sessions[key]
-
-    def enter(self, manager: AbstractContextManager[Any]) -> Any:
-        """Keep ``manager`` open until the end of the run."""
-        return self.stack.enter_context(manager)
 
 
 def open_target(portal: BlockingPortal, stack: ExitStack) -> Target:

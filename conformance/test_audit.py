@@ -11,6 +11,7 @@ too.
 from __future__ import annotations
 
 import asyncio
+import json
 import socket
 from collections.abc import AsyncIterator, Iterator
 from contextlib import ExitStack, asynccontextmanager
@@ -226,8 +227,6 @@ def test_every_tool_call_is_audited_once_in_order_without_secrets(
 
 
 def _parse(line: str) -> dict[str, Any]:
-    import json
-
     record = json.loads(line)
     assert isinstance(record, dict), f"an audit line is not a JSON object: {line[:200]}"
     return record

@@ -252,21 +252,21 @@ def test_a_partial_broadcast_changes_exactly_the_first_targets(
 
 
 @pytest.mark.parametrize(
-    ("carried", "expected"),
+    ("carried", "send_level", "broadcast_level"),
     [
-        ({"cmd_name": "shv_get", "cmd_params": ["mode"]}, "write"),
-        ({"cmd_name": "lb_list"}, "write"),
-        ({"cmd_name": "shv_set", "cmd_params": ["m", "int", "1"]}, "write"),
-        ({"cmd_name": "t_uac_cancel", "cmd_params": ["callid", "1"]}, "destructive"),
-        ({"cmd_name": "no_such_command"}, "admin"),
-        ({"cmd_name": "shv_set", "cmd_params": ["too", "few"]}, "admin"),
+        ({"cmd_name": "shv_get", "cmd_params": ["mode"]}, "read", "write"),
+        ({"cmd_name": "lb_list"}, "read", "write"),
+        ({"cmd_name": "shv_set", "cmd_params": ["m", "int", "1"]}, "write", "write"),
+        ({"cmd_name": "t_uac_cancel", "cmd_params": ["callid", "1"]}, "destructive", "destructive"),
+        ({"cmd_name": "no_such_command"}, "read", "write"),
+        ({"cmd_name": "shv_set", "cmd_params": ["too", "few"]}, "read", "write"),
     ],
 )
-def test_carrying_commands_need_the_higher_of_write_and_the_carried_level(
-    carried: dict[str, Any], expected: str
+def test_carrying_commands_take_the_carried_level_and_a_broadcast_at_least_write(
+    carried: dict[str, Any], send_level: str, broadcast_level: str
 ) -> None:
-    assert level("cluster_send_mi", {"cluster_id": 1, "destination": 2, **carried}) == expected
-    assert level("cluster_broadcast_mi", {"cluster_id": 1, **carried}) == expected
+    assert level("cluster_send_mi", {"cluster_id": 1, "destination": 2, **carried}) == send_level
+    assert level("cluster_broadcast_mi", {"cluster_id": 1, **carried}) == broadcast_level
 
 
 def test_sharing_tags_are_listed_as_an_array() -> None:

@@ -54,13 +54,22 @@ def _run_carried(world: World, name: str, args: list[str] | None) -> Any:
 
 
 def _carried_level(params: Params) -> Level:
-    """The higher of ``write`` and the carried command's own level (``admin`` if unknown)."""
+    """The carried command's own level: sending a read to one peer changes nothing anywhere.
+
+    A carried command that cannot run here (unknown, params matching no recipe, or not
+    implemented by the simulator) changes nothing either: the peer refuses it, so ``read``.
+    """
     try:
         args, _ = _carried_args(params)
-        carried = dispatch.resolve(params.text("cmd_name"), args).level
+        resolved = dispatch.resolve(params.text("cmd_name"), args)
     except MIError:
-        return "admin"
-    return max("write", carried, key=LEVELS.index)
+        return "read"
+    return resolved.level if resolved.impl is not None else "read"
+
+
+def _broadcast_level(params: Params) -> Level:
+    """The higher of ``write`` and the carried level: a broadcast acts on every node."""
+    return max("write", _carried_level(params), key=LEVELS.index)
 
 
 def _positive(params: Params, name: str) -> int:
@@ -98,7 +107,7 @@ def cluster_send_mi(ctx: CallContext, params: Params) -> Any:
     return "OK"
 
 
-@command("cluster_broadcast_mi", level=_carried_level)
+@command("cluster_broadcast_mi", level=_broadcast_level)
 def cluster_broadcast_mi(ctx: CallContext, params: Params) -> Any:
     """Run an MI command on every reachable node of a cluster, then here; answer with ours.
 

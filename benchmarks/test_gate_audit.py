@@ -17,12 +17,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from opensips_mcp.audit import AuditLog, AuditRecord, CallRecord, utc_now
-from opensips_mcp.catalog import load_catalog
-from opensips_mcp.gate import Principal, Role, decide
 
 from benchmarks.harness import LoopThread, Sizes, closed_loop, measure
 from benchmarks.storage import audit_dir, mount_of
+from opensips_mcp.audit import AuditLog, AuditRecord, CallRecord, utc_now
+from opensips_mcp.catalog import load_catalog
+from opensips_mcp.gate import Principal, Role, decide
 
 DIRECT = "test_direct_mi_call"
 

@@ -38,13 +38,6 @@ import pytest
 from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 from mcp.server import MCPServer
-from opensips_mcp.catalog import AccessLevel
-from opensips_mcp.gate import Role
-from opensips_mcp.mi import MIClient, MISettings
-from opensips_mcp.runtime import Runtime
-from opensips_mcp.server import build_server
-from opensips_mcp.settings import Settings
-from opensips_mcp.transport_http import MCP_PATH, build_http_app, make_uvicorn
 from pydantic import BaseModel
 
 from benchmarks.harness import (
@@ -57,6 +50,13 @@ from benchmarks.harness import (
     measure,
 )
 from benchmarks.storage import audit_dir
+from opensips_mcp.catalog import AccessLevel
+from opensips_mcp.gate import Role
+from opensips_mcp.mi import MIClient, MISettings
+from opensips_mcp.runtime import Runtime
+from opensips_mcp.server import build_server
+from opensips_mcp.settings import Settings
+from opensips_mcp.transport_http import MCP_PATH, build_http_app, make_uvicorn
 
 CALLS = 400
 ROUNDS = 5

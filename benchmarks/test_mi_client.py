@@ -28,8 +28,6 @@ from typing import Any
 
 import pytest
 from opensips.mi import OpenSIPSMI
-from opensips_mcp.catalog import AccessLevel
-from opensips_mcp.mi import MIClient, MIError, MISettings
 
 from benchmarks.harness import (
     Batch,
@@ -43,6 +41,8 @@ from benchmarks.harness import (
     sync_loop,
 )
 from benchmarks.rawclient import RawPool, build_request
+from opensips_mcp.catalog import AccessLevel
+from opensips_mcp.mi import MIClient, MIError, MISettings
 
 COMMANDS = ("uptime", "dlg_list")
 IN_FLIGHT = (1, 8, 32)

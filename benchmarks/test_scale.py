@@ -40,7 +40,6 @@ from typing import Any
 
 import pytest
 from mcp import Client, StdioServerParameters
-from opensips_mcp.server import OpenSIPSMCP, build_server
 
 from benchmarks.harness import (
     Batch,
@@ -53,6 +52,7 @@ from benchmarks.harness import (
 )
 from benchmarks.storage import audit_dir
 from benchmarks.test_mcp_overhead import _settings, started
+from opensips_mcp.server import OpenSIPSMCP, build_server
 
 LIMIT = 500
 TOOLS = ("registrations_list", "dialogs_list")

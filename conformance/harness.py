@@ -32,6 +32,7 @@ import pytest
 from anyio.from_thread import BlockingPortal
 from mcp import Client
 from mcp.types import CallToolResult
+
 from opensips_mcp.audit import AuditLog
 from opensips_mcp.gate import Role
 from opensips_mcp.server import OpenSIPSMCP, build_server

@@ -13,10 +13,10 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from hypothesis import strategies as st
-from opensips_mcp.catalog import load_catalog
 
 from conformance.harness import FAULT_HOLD_SECONDS, ToolOutcome
 from conformance.oracle import CARRIERS, NEVER_SEND, expect
+from opensips_mcp.catalog import load_catalog
 
 Params = dict[str, Any] | list[Any] | None
 

@@ -25,10 +25,6 @@ from hypothesis import given, note, settings
 from hypothesis import strategies as st
 from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
-from opensips_mcp.gate import Role
-from opensips_mcp.settings import Settings
-from opensips_mcp.tokens import TokenStore, add_token, load_tokens
-from opensips_mcp.transport_http import build_http_app, make_uvicorn
 
 from conformance.harness import CALL_TIMEOUT, PATIENT_MI, AuditTail, Harness, Target, ToolOutcome
 from conformance.oracle import expect
@@ -41,6 +37,10 @@ from conformance.strategies import (
     call_with_secrets,
     sendable,
 )
+from opensips_mcp.gate import Role
+from opensips_mcp.settings import Settings
+from opensips_mcp.tokens import TokenStore, add_token, load_tokens
+from opensips_mcp.transport_http import build_http_app, make_uvicorn
 
 STOP_TIMEOUT = 10.0
 

@@ -26,7 +26,6 @@ import requests
 import schemathesis
 from hypothesis import HealthCheck, given, note, settings
 from hypothesis import strategies as st
-from opensips_mcp.catalog import CatalogEntry
 from schemathesis import GenerationMode, Response
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import (
@@ -40,6 +39,7 @@ from conformance.openapi import mi_openapi
 from conformance.oracle import NEVER_SEND, expect
 from conformance.profiles import scaled
 from conformance.strategies import CATALOG, SCALARS
+from opensips_mcp.catalog import CatalogEntry
 
 SCHEMA_CHECKS = [
     not_a_server_error,

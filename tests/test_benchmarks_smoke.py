@@ -13,15 +13,12 @@ import sys
 from pathlib import Path
 from typing import Any
 
-REPO = Path(__file__).resolve().parent.parent
-# `benchmarks` is a top-level package of the repository, not an installed one: reachable
-# under `python -m pytest` (the working directory is on sys.path), not under bare `pytest`.
-if str(REPO) not in sys.path:
-    sys.path.insert(0, str(REPO))
+# `benchmarks` is a top-level package of the repository (pytest's pythonpath has ".").
+from benchmarks.harness import percentile
+from benchmarks.report import render
+from benchmarks.run import PYTEST_ARGS
 
-from benchmarks.harness import percentile  # noqa: E402
-from benchmarks.report import render  # noqa: E402
-from benchmarks.run import PYTEST_ARGS  # noqa: E402
+REPO = Path(__file__).resolve().parent.parent
 
 
 def test_every_benchmark_runs_once_without_error() -> None:

@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
+
 from opensips_mcp.catalog import load_catalog
 
 REPO = Path(__file__).resolve().parents[2]

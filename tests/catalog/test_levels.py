@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from opensips_mcp.catalog import AccessLevel, load_catalog
 
 R, W, D, A = AccessLevel.READ, AccessLevel.WRITE, AccessLevel.DESTRUCTIVE, AccessLevel.ADMIN

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from opensips_mcp.catalog import (
     AccessLevel,
     CarriedCommandError,

@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from typing import Any
 
 import pytest
+
 from opensips_mcp.mi import MIClient, MISettings
 
 from .rawserver import Handler, RawMIServer, answer_ok

@@ -5,6 +5,7 @@ from __future__ import annotations
 import random
 
 import pytest
+
 from opensips_mcp.mi.backoff import backoff_delay
 
 

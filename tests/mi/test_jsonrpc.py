@@ -6,6 +6,7 @@ import json
 from typing import Any
 
 import pytest
+
 from opensips_mcp.mi.jsonrpc import (
     MAX_ID,
     IdSequence,

@@ -8,6 +8,7 @@ import socket
 from collections.abc import Iterator
 
 import pytest
+
 from opensips_mcp.catalog.levels import AccessLevel
 from opensips_mcp.mi import (
     MICommandError,

@@ -8,6 +8,7 @@ import logging
 from typing import Any
 
 import pytest
+
 from opensips_mcp.catalog.levels import AccessLevel
 from opensips_mcp.mi import MIHTTPError, MIOutcomeUnknown
 

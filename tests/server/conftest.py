@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 from aiohttp import web
+
 from opensips_mcp.audit import AuditLog
 from opensips_mcp.gate import Role
 from opensips_mcp.server import OpenSIPSMCP, build_server

@@ -19,6 +19,7 @@ from typing import Any
 from aiohttp import web
 from mcp import Client
 from mcp.types import CallToolResult
+
 from opensips_mcp.catalog import load_catalog
 from opensips_mcp.server import OpenSIPSMCP
 

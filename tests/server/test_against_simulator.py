@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 from mcp import Client
+
 from opensips_mcp.gate import Role
 from opensips_mcp.server import OpenSIPSMCP, build_server
 from opensips_mcp.settings import Settings

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 from mcp import Client
+
 from opensips_mcp.audit import REDACTED, AuditError, AuditLog, format_record, redact
 from opensips_mcp.gate import Role
 from opensips_mcp.runtime import ToolCall

@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
+
 from opensips_mcp.cli import SERVE_OPTIONS, main
 from opensips_mcp.settings import PARSERS
 from opensips_mcp.tokens import hash_token, load_tokens

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 from mcp import Client
+
 from opensips_mcp.catalog import AccessLevel, load_catalog
 from opensips_mcp.gate import Role
 

@@ -14,6 +14,7 @@ import httpx2
 import pytest
 from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
+
 from opensips_mcp.gate import Role
 from opensips_mcp.settings import Settings
 from opensips_mcp.tokens import TokenStore, add_token, load_tokens

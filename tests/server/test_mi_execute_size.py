@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 from mcp import Client
+
 from opensips_mcp.gate import Role
 from opensips_mcp.tools.oversize import CUT_MARK, fit, json_bytes
 

@@ -6,6 +6,7 @@ import os
 from pathlib import Path
 
 import pytest
+
 from opensips_mcp.catalog import AccessLevel
 from opensips_mcp.gate import Principal, Role, decide
 from opensips_mcp.settings import PARSERS, SettingsError, load_settings

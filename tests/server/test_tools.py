@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 from mcp import Client
 from mcp.server.mcpserver import Context
+
 from opensips_mcp.catalog import AccessLevel, load_catalog
 from opensips_mcp.gate import Role
 from opensips_mcp.runtime import runtime_of

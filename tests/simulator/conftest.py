@@ -9,6 +9,7 @@ from contextlib import AsyncExitStack
 from typing import Any
 
 import pytest
+
 from opensips_sim.runner import RunningSimulator, running_simulator
 
 #: Thu Nov 26 10:42:44 2026 UTC: when the captured server had been up 227 s.

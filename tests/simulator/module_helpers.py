@@ -9,6 +9,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 import opensips_sim.commands.cfgutils
 import opensips_sim.commands.clusterer
 import opensips_sim.commands.dispatcher
@@ -17,7 +19,6 @@ import opensips_sim.commands.load_balancer
 import opensips_sim.commands.permissions
 import opensips_sim.commands.pike
 import opensips_sim.commands.tm  # noqa: F401  (importing registers the handlers)
-import pytest
 from opensips_sim import dispatch
 from opensips_sim.clock import Clock
 from opensips_sim.errors import MIError

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+
 from opensips_sim import dispatch, scenarios
 from opensips_sim.clock import Clock
 from opensips_sim.errors import MIError

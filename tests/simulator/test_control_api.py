@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator
 
 import httpx
 import pytest
+
 from opensips_sim.runner import RunningSimulator
 
 from .conftest import CAPTURE_EPOCH, StartSimulator

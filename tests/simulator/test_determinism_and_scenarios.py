@@ -8,6 +8,7 @@ from typing import Any
 
 import httpx
 import pytest
+
 from opensips_sim import scenarios
 from opensips_sim.world import PARTS
 

@@ -4,6 +4,7 @@ and ``caller``), paging, profiles, termination and timeouts."""
 from __future__ import annotations
 
 import pytest
+
 from opensips_sim import dispatch
 from opensips_sim.errors import INVALID_PARAMS
 from opensips_sim.registry import PartialFailure

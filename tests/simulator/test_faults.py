@@ -8,6 +8,7 @@ import json
 from typing import Any
 
 import pytest
+
 from opensips_sim.faults import FaultError, FaultPlan
 
 from .conftest import StartSimulator

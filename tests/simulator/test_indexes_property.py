@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
 from opensips_sim.clock import Clock
 from opensips_sim.hashing import core_hash
 from opensips_sim.state.dialog import DialogState

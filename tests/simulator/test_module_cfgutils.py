@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+
 from opensips_sim import errors
 from opensips_sim.state.cfgutils import CfgutilsState
 

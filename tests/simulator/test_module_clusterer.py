@@ -6,6 +6,7 @@ import json
 from typing import Any
 
 import pytest
+
 from opensips_sim import errors
 from opensips_sim.registry import PartialFailure
 from opensips_sim.state.cfgutils import CfgutilsState

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
+
 from opensips_sim.state.dispatcher import DispatcherState
 from opensips_sim.world import World
 

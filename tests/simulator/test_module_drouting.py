@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+
 from opensips_sim import errors
 from opensips_sim.state.drouting import DroutingState
 from opensips_sim.world import World

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from opensips_sim.errors import INVALID_PARAMS
 from opensips_sim.state.load_balancer import LoadBalancerState
 from opensips_sim.world import World

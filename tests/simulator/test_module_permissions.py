@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+
 from opensips_sim.state.permissions import PermissionsState
 
 from .module_helpers import call, fails, level, make_world

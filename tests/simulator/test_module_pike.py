@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from opensips_sim.state.pike import PikeState
 
 from .module_helpers import call, captured_error_case, captured_world, fails, level, make_world

@@ -10,8 +10,9 @@ import time
 from importlib import resources
 from typing import Any
 
-import opensips_sim.state
 import pytest
+
+import opensips_sim.state
 from opensips_sim.clock import Clock
 from opensips_sim.state.clusterer import ClustererState
 from opensips_sim.world import World

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 
 import pytest
+
 from opensips_sim import dispatch, jsonrpc
 from opensips_sim.errors import INVALID_PARAMS, METHOD_NOT_FOUND, MIError
 from opensips_sim.params import Params, str2sint

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from opensips_mcp.gate import Role
 from opensips_mcp.server import OpenSIPSMCP
 from opensips_sim.runner import RunningSimulator, running_simulator

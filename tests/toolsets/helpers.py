@@ -10,6 +10,7 @@ from typing import Any
 
 from mcp import Client
 from mcp.types import CallToolResult
+
 from opensips_mcp.catalog import AccessLevel, load_catalog
 from opensips_mcp.gate import Role
 from opensips_mcp.server import OpenSIPSMCP, build_server

@@ -8,6 +8,7 @@ import json
 
 import pytest
 from mcp import Client
+
 from opensips_mcp.gate import Role
 from opensips_mcp.tools.untrusted import UNTRUSTED_NOTE
 

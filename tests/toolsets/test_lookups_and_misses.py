@@ -4,6 +4,7 @@ to change send nothing; real failures still fail with their code."""
 from __future__ import annotations
 
 import pytest
+
 from opensips_mcp.gate import Role
 from opensips_sim.runner import RunningSimulator
 

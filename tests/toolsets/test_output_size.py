@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 from mcp import Client
+
 from opensips_mcp.gate import Role
 from opensips_mcp.tools.untrusted import CLIP_MARK
 from opensips_sim import scenarios

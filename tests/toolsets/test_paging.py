@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 from mcp import Client
+
 from opensips_mcp.gate import Role
 from opensips_mcp.server import OpenSIPSMCP
 from opensips_mcp.tools.paging import SnapshotStore, encode_cursor, snapshots_of

@@ -14,6 +14,7 @@ import pytest
 import pytest_asyncio
 from mcp import Client
 from mcp.client.session import ClientSession
+
 from opensips_mcp.gate import Role
 from opensips_mcp.server import OpenSIPSMCP
 from opensips_mcp.tools.dialogs import ANCHOR_WINDOW

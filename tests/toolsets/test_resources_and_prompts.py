@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from mcp import Client
 from mcp.shared.exceptions import MCPError
+
 from opensips_mcp.catalog import AccessLevel, load_catalog
 from opensips_mcp.gate import Role
 from opensips_mcp.prompts import PROMPTS

@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 import pytest_asyncio
+
 from opensips_mcp.catalog import AccessLevel, highest
 from opensips_mcp.gate import Role
 from opensips_mcp.server import OpenSIPSMCP

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 import pytest_asyncio
 from mcp import Client
+
 from opensips_mcp.gate import Role
 from opensips_mcp.server import OpenSIPSMCP
 from opensips_sim import scenarios

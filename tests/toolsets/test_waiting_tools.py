@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 from mcp import Client
+
 from opensips_mcp.gate import Role
 from opensips_sim.runner import RunningSimulator
 from opensips_sim.state.clusterer import ClustererState

@@ -72,17 +72,38 @@ class ErrorCode(StrEnum):
 
 
 class MCPToolError(ToolError):
-    """A ``ToolError`` that carries its :class:`ErrorCode` for the audit trail."""
+    """A ``ToolError`` that carries its :class:`ErrorCode` for the audit trail, and for an
+    OpenSIPS error the code OpenSIPS answered (``mi_code``, e.g. 404), so tools can tell
+    "not found" from a failure without reading the text."""
 
-    def __init__(self, code: ErrorCode, message: str) -> None:
+    def __init__(
+        self,
+        code: ErrorCode,
+        message: str,
+        *,
+        mi_code: int | None = None,
+        mi_message: str | None = None,
+    ) -> None:
         super().__init__(f"{code}: {message}")
         self.code = code
         self.text = message
+        self.mi_code = mi_code
+        self.mi_message = mi_message
+
+    def is_not_found(self, message: str | None = None) -> bool:
+        """True for an OpenSIPS answer with code 404 (no such dialog, AOR, gateway...);
+        with ``message``, only for that module message (usrloc answers 404 both for
+        "AOR not found" and "Table not found")."""
+        if self.code is not ErrorCode.OPENSIPS_ERROR or self.mi_code != 404:
+            return False
+        return message is None or self.mi_message == message
 
 
-def tool_error(code: ErrorCode, message: str) -> MCPToolError:
+def tool_error(
+    code: ErrorCode, message: str, *, mi_code: int | None = None, mi_message: str | None = None
+) -> MCPToolError:
     """Build the ``ToolError`` the agent will see."""
-    return MCPToolError(code, message)
+    return MCPToolError(code, message, mi_code=mi_code, mi_message=mi_message)
 
 
 def denied(decision: Decision) -> MCPToolError:
@@ -150,6 +171,8 @@ def from_mi_error(exc: MIError, entry: CatalogEntry | None) -> MCPToolError:
             f"OpenSIPS answered '{command}' with error {exc.code}: {_short(exc.message)}{detail}. "
             f"The command ran and refused the request; check the parameter values (for "
             f"instance that the dialog, gateway or AOR exists) with a read command.",
+            mi_code=exc.code,
+            mi_message=exc.message,
         )
     if isinstance(exc, MIConnectionError):
         return tool_error(

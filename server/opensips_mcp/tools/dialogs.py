@@ -23,7 +23,7 @@ from mcp.types import CallToolResult
 from pydantic import Field
 
 from opensips_mcp.catalog import AccessLevel
-from opensips_mcp.errors import ErrorCode, MCPToolError
+from opensips_mcp.errors import MCPToolError
 from opensips_mcp.runtime import ToolCall, runtime_of
 from opensips_mcp.tools import Toolset
 from opensips_mcp.tools.paging import (
@@ -291,8 +291,8 @@ async def _by_callid(
     try:
         answer = await call.mi(command, params)
     except MCPToolError as exc:
-        # "error 404: No such dialog": not a failure for a lookup, just no call.
-        if exc.code is ErrorCode.OPENSIPS_ERROR and "error 404:" in exc.text:
+        # 404 (no such dialog): not a failure for a lookup, just no call.
+        if exc.is_not_found():
             return []
         raise
     return _dialogs_of(answer.result)

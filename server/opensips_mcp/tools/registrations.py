@@ -16,7 +16,7 @@ from mcp.types import CallToolResult
 from pydantic import Field
 
 from opensips_mcp.catalog import AccessLevel
-from opensips_mcp.errors import ErrorCode, MCPToolError
+from opensips_mcp.errors import MCPToolError
 from opensips_mcp.runtime import ToolCall, runtime_of
 from opensips_mcp.tools import Toolset
 from opensips_mcp.tools.paging import (
@@ -207,9 +207,9 @@ async def _show(call: ToolCall, table: str, aor: str) -> list[Row]:
     try:
         answer = await call.mi("ul_show_contact", {"table_name": table, "aor": aor})
     except MCPToolError as exc:
-        # The runtime keeps OpenSIPS's code and message only in the text: "error 404: AOR
-        # not found" is the one miss that means "not registered" ("Table not found" is not).
-        if exc.code is ErrorCode.OPENSIPS_ERROR and "error 404: AOR not found" in exc.text:
+        # "AOR not found" is the one miss that means "not registered" ("Table not found",
+        # also 404, is not).
+        if exc.is_not_found("AOR not found"):
             return []
         raise
     return _rows_of_aor(table, answer.result)

@@ -140,6 +140,8 @@ class AuditRecord:
     error: str | None = None
     duration_ms: float = 0.0
     cancelled: bool = False
+    refused: bool = False
+    """Refused before the tool ran (unknown tool, arguments failing its schema)."""
 
     def as_json(self) -> dict[str, Any]:
         """The record as stored (see the module docstring)."""
@@ -156,7 +158,9 @@ class AuditRecord:
             "command": first.command if first else None,
             "params": first.params if first else None,
             "level": _highest_level(levels),
-            "decision": "deny" if any(c.decision == "deny" for c in self.calls) else "allow",
+            "decision": "deny"
+            if self.refused or any(c.decision == "deny" for c in self.calls)
+            else "allow",
             "outcome": self.outcome,
             "error": self.error,
             "cancelled": self.cancelled,

@@ -200,7 +200,7 @@ class Runtime:
             return Principal(access.client_id, Role.VIEWER)
         return Principal(principal.name, self.settings.cap(principal.role))
 
-    def tool_call(self, ctx: Context | None, tool: str) -> ToolCall:
+    def tool_call(self, ctx: Context[Any, Any] | None, tool: str) -> ToolCall:
         """Open a tool call: use as ``async with runtime.tool_call(ctx, "name") as call``."""
         mcp_request_id: str | None = None
         if ctx is not None:
@@ -209,6 +209,15 @@ class Runtime:
             except (AttributeError, LookupError, ValueError):
                 mcp_request_id = None
         return ToolCall(self, tool, self.principal(), mcp_request_id)
+
+    async def record_rejected(self, ctx: Context[Any, Any] | None, tool: str, error: str) -> None:
+        """Audit a tool call refused before the tool ran (an unknown tool, or arguments
+        that fail its input schema): nothing was sent, and the record says why."""
+        call = self.tool_call(ctx, tool)
+        call.record.refused = True
+        call.record.outcome = "error"
+        call.record.error = error
+        await call._store()
 
     async def run_mi(
         self,

@@ -16,12 +16,16 @@ from typing import Any
 
 from mcp.server import MCPServer
 from mcp.server.auth.settings import AuthSettings
+from mcp.server.mcpserver import Context
+from mcp.server.mcpserver.exceptions import ToolError
+from mcp.types import CallToolResult, InputRequiredResult
 from mcp.types import Tool as MCPTool
-from pydantic import AnyHttpUrl
+from pydantic import AnyHttpUrl, ValidationError
 
 from opensips_mcp import __version__
 from opensips_mcp.audit import AuditLog
 from opensips_mcp.catalog import load_catalog
+from opensips_mcp.errors import MCPToolError
 from opensips_mcp.gate import Role
 from opensips_mcp.prompts import register_prompts
 from opensips_mcp.resources import register_resources
@@ -87,6 +91,19 @@ class OpenSIPSMCP(MCPServer[None]):
         settings = self.runtime.settings
         return listed_to(spec, role, settings.toolsets, settings.tools)
 
+    async def call_tool(
+        self, name: str, arguments: dict[str, Any], context: Context[None, Any] | None = None
+    ) -> CallToolResult | InputRequiredResult:
+        """Run a tool; a call refused before the tool runs is audited here (the tool's own
+        calls are audited by the runtime), so every tool call leaves one record."""
+        try:
+            return await super().call_tool(name, arguments, context)
+        except ToolError as exc:
+            rejected = _rejection(exc, name, self._tool_manager.get_tool(name) is None)
+            if rejected is not None:
+                await self.runtime.record_rejected(context, name, rejected)
+            raise
+
     async def list_tools(self) -> list[MCPTool]:
         """The tools the calling principal can use, hinted for its role."""
         role = self.runtime.principal().role
@@ -97,6 +114,18 @@ class OpenSIPSMCP(MCPServer[None]):
                 continue
             listed.append(tool.model_copy(update={"annotations": spec.annotations(role)}))
         return listed
+
+
+def _rejection(exc: ToolError, name: str, unknown_tool: bool) -> str | None:
+    """Why the SDK refused a call before the tool ran, or None when the tool ran (and the
+    runtime already audited it)."""
+    if isinstance(exc, MCPToolError) or isinstance(exc.__cause__, MCPToolError):
+        return None
+    if unknown_tool:
+        return "unknown_tool"
+    if isinstance(exc.__cause__, ValidationError):
+        return "invalid_arguments"
+    return None
 
 
 def build_server(

@@ -400,6 +400,7 @@ def write_calls(facts: Facts) -> dict[str, list[MICall]]:
             MICall("dr_gw_status", {"gw_id": gw, "status": 0}),
             MICall("dr_gw_status", {"gw_id": "nope", "status": 1}),
         ],
+        "dp_reload": [MICall("dp_reload")],
         "dr_reload": [MICall("dr_reload")],
         "ds_reload": [MICall("ds_reload")],
         "ds_set_state": [

@@ -63,8 +63,8 @@ def test_commands_of_modules_the_captured_server_did_not_load_are_not_found() ->
 
 def test_an_unimplemented_loaded_command_checks_params_then_answers_501() -> None:
     world = world_of()
-    assert mi_error(world, "dp_translate", {"dpid": 1})[2] == "Too few or too many parameters"
-    assert mi_error(world, "dp_translate", {"dpid": 1, "input": "0123"})[:2] == (
+    assert mi_error(world, "ul_sync", {})[2] == "Too few or too many parameters"
+    assert mi_error(world, "ul_sync", {"table_name": "location"})[:2] == (
         501,
         "Not implemented by opensips-sim",
     )

@@ -8,11 +8,11 @@ from pathlib import Path
 import pytest
 
 from opensips_mcp.catalog import load_catalog
+from tests.captures import version_dir
 
 REPO = Path(__file__).resolve().parents[2]
-SHARED_FACTS = REPO.parent / "shared" / "opensips" / "commands-3.6.json"
+FACTS_FILE = version_dir("3.6.8") / "commands.json"
 BUNDLED_FACTS = REPO / "simulator" / "opensips_sim" / "data" / "commands-3.6.json"
-FACTS_FILE = SHARED_FACTS if SHARED_FACTS.exists() else BUNDLED_FACTS
 
 # Names other tools use that do not exist in OpenSIPS 3.6 (FACTS.md).
 NOT_REAL = [
@@ -47,10 +47,8 @@ def test_names_that_do_not_exist_in_opensips_are_not_in_the_catalog(name: str) -
     assert load_catalog().get(name) is None
 
 
-def test_bundled_copy_of_the_facts_equals_the_shared_one() -> None:
-    if not SHARED_FACTS.exists():
-        pytest.skip("../shared/opensips is not beside this checkout")
-    assert json.loads(BUNDLED_FACTS.read_text()) == json.loads(SHARED_FACTS.read_text())
+def test_simulator_copy_of_the_facts_equals_the_captured_one() -> None:
+    assert json.loads(BUNDLED_FACTS.read_text()) == json.loads(FACTS_FILE.read_text())
 
 
 def test_every_check_after_command_is_a_real_read_command() -> None:

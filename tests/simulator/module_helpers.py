@@ -1,6 +1,6 @@
 """Helpers for the module-state tests: worlds seeded from scenario sections, calls made the
 way the wire layer makes them (resolve, then execute), and the answers and errors captured
-from a real OpenSIPS 3.6.8 in ``../shared/opensips``."""
+from a real OpenSIPS 3.6.8 in ``captures/opensips-3.6.8``."""
 
 from __future__ import annotations
 
@@ -23,9 +23,10 @@ from opensips_sim import dispatch
 from opensips_sim.clock import Clock
 from opensips_sim.errors import MIError
 from opensips_sim.world import World
+from tests.captures import version_dir
 
 REPO = Path(__file__).resolve().parents[2]
-SHARED = REPO.parent / "shared" / "opensips"
+SHARED = version_dir("3.6.8")
 START = 1_795_000_000.0
 
 # The module state of the captured server (responses/*.json), as scenario sections.
@@ -119,18 +120,14 @@ def level(method: str, params: dict[str, Any] | list[Any] | None = None) -> str:
 
 
 def captured_result(name: str) -> Any:
-    """The ``result`` of ``responses/<name>.json`` (skips when the facts are absent)."""
+    """The ``result`` of ``responses/<name>.json``."""
     path = SHARED / "responses" / f"{name}.json"
-    if not path.exists():
-        pytest.skip("../shared/opensips is not beside this checkout")
     return json.loads(path.read_text("utf-8"))["response"]["result"]
 
 
 def captured_error_case(case: str) -> tuple[str, Any, dict[str, Any]]:
     """Method, params and JSON-RPC error of a captured error case."""
-    path = SHARED / "errors-3.6.json"
-    if not path.exists():
-        pytest.skip("../shared/opensips is not beside this checkout")
+    path = SHARED / "errors.json"
     entry = json.loads(path.read_text("utf-8"))["cases"][case]
     request = json.loads(entry["request_raw"].split("\r\n\r\n", 1)[1])
     return request["method"], request.get("params"), entry["jsonrpc_error"]

@@ -5,15 +5,16 @@ the same values (IDs, times, counts) except for values that move with time."""
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
+
+from tests.captures import version_dir
 
 from .conftest import StartSimulator
 from .rawhttp import call
 from .test_wire_fidelity import same_shape
 
-SHARED = Path(__file__).resolve().parents[3] / "shared" / "opensips"
+SHARED = version_dir("3.6.8")
 RESPONSES = sorted((SHARED / "responses").glob("*.json"))
 CAPTURES = {path.stem: json.loads(path.read_text()) for path in RESPONSES}
 #: Captured answers whose values move with time; compared by shape only.

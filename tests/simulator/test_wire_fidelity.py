@@ -5,16 +5,17 @@ the connection stays open, and the held-back end of empty bodies."""
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any
 
 import pytest
 
+from tests.captures import version_dir
+
 from .conftest import StartSimulator
 from .rawhttp import Head, RawClient, exchange, post, rpc
 
-SHARED = Path(__file__).resolve().parents[3] / "shared" / "opensips"
-CASES: dict[str, dict[str, Any]] = json.loads((SHARED / "errors-3.6.json").read_text())["cases"]
+SHARED = version_dir("3.6.8")
+CASES: dict[str, dict[str, Any]] = json.loads((SHARED / "errors.json").read_text())["cases"]
 
 #: Cases where the simulator answers differently, and why: none. Every case must match the
 #: capture exactly.

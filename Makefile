@@ -8,6 +8,7 @@ MI_URL ?= http://127.0.0.1:8888/mi
 SIM_PORT ?= 8888
 
 .PHONY: help venv test lint typecheck pytest sim serve conformance bench catalog coverage clean
+.PHONY: lab lab-deps lab-build lab-stop lab-status
 
 help:
 	@echo "make sim          start the simulator (lively scenario) on 127.0.0.1:$(SIM_PORT)"
@@ -16,6 +17,10 @@ help:
 	@echo "make conformance  conformance suite (PROFILE=ci|deep; OPENSIPS_MI_URL=... for a real one)"
 	@echo "make bench        benchmarks -> benchmarks/results/latest.{json,md}"
 	@echo "make lint         ruff + mypy strict"
+	@echo "make lab          a real OpenSIPS on loopback (OPENSIPS_SRC=tarball|folder or OPENSIPS_BIN=...,"
+	@echo "                  VERSION=3.6.8, LAB_PORT_OFFSET=0): MI on 127.0.0.1:8890+offset; see lab/README.md"
+	@echo "make lab-deps     apt-get install the OpenSIPS build packages and SIPp"
+	@echo "make lab-stop     stop the lab of LAB_PORT_OFFSET (every PID it started)"
 
 $(STAMP): pyproject.toml
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "need $(PYTHON) (Python 3.11)"; exit 1; }
@@ -27,8 +32,8 @@ $(STAMP): pyproject.toml
 venv: $(STAMP)
 
 lint: $(STAMP)
-	$(BIN)/ruff check server simulator tests conformance benchmarks scripts
-	$(BIN)/ruff format --check server simulator tests conformance benchmarks scripts
+	$(BIN)/ruff check server simulator tests conformance benchmarks scripts lab
+	$(BIN)/ruff format --check server simulator tests conformance benchmarks scripts lab
 
 typecheck: $(STAMP)
 	$(BIN)/mypy
@@ -58,3 +63,22 @@ coverage: $(STAMP)
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis .benchmarks
+
+# ---- lab: a real OpenSIPS (lab/lab.py, Python stdlib only; see lab/README.md)
+LAB_PY := $(shell command -v $(PYTHON) 2>/dev/null || command -v python3)
+LAB    := $(LAB_PY) lab/lab.py
+
+lab-deps:
+	$(LAB) deps
+
+lab-build:
+	$(LAB) build
+
+lab:
+	$(LAB) start
+
+lab-stop:
+	$(LAB) stop
+
+lab-status:
+	$(LAB) status

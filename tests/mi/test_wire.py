@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from opensips_mcp.catalog.levels import AccessLevel
-from opensips_mcp.mi import MIHTTPError, MIOutcomeUnknown
+from opensips_mcp.mi import MIHTTPError, MIOutcomeUnknown, MIProtocolError
 
 from .conftest import ClientFactory, ServerFactory
 from .failures import Failure, failing_first, not_json, wrong_id
@@ -214,9 +214,11 @@ async def test_connection_that_carried_an_unusable_reply_is_not_reused(
     server = await make_server(failing_first(failure, times=1))
     mi = make_client(server.url)
 
+    with pytest.raises(MIProtocolError):
+        await mi.call("uptime", level=AccessLevel.READ)
     resp = await mi.call("uptime", level=AccessLevel.READ)
 
-    assert resp.attempts == 2
+    assert resp.attempts == 1
     assert [r.connection for r in server.requests] == [1, 2]
 
 

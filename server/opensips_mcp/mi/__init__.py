@@ -11,29 +11,42 @@ Every call ends in one of three outcomes: **ok** (`MIResponse`), **failed** (an 
 saying no, or nothing sent), or **unknown** (`MIOutcomeUnknown`: a write reached the
 server and no usable answer came back, so it may have been applied).
 
-Retry policy, by the ``level`` given to `MIClient.call`:
+Retry policy: **retry only what did not run.** OpenSIPS runs MI commands one at a time
+in one process, so a request whose answer is late is usually still running, and a copy
+sent after it queues behind it and runs again (measured on 3.6.8: ``t_hash`` takes 24 s;
+a read re-sent twice after 10 s read timeouts kept the MI busy for every client for
+~72 s). Hence, whatever the ``level`` given to `MIClient.call`:
 
-* not sent (connection refused, connect timeout, no free slot in time): retried at any
-  level;
+* not sent (connection refused, connect timeout, no local slot in time, a pooled
+  connection that refused the write): retried, at any level; the command did not run;
 * sent, then no usable answer (read timeout, reset, HTTP 5xx, truncated or non-JSON
-  body, not JSON-RPC, wrong ``id``): retried for ``read`` only; any other level raises
-  `MIOutcomeUnknown` after that single request, never sending a second one;
+  body, not JSON-RPC, wrong ``id``): never sent again. The command may have run or may
+  still be running; no such outcome proves it did not (``mi_http`` can answer HTTP 500
+  after running the command). A read raises the error of what went wrong; any other
+  level raises `MIOutcomeUnknown`;
 * an answer (JSON-RPC ``error`` object, HTTP 3xx/4xx): never retried;
 * retries wait with exponential backoff and full jitter, within ``max_attempts`` and
   the ``total_timeout`` deadline (which bounds the sleeps too).
+
+The one function deciding this is `opensips_mcp.mi.client.may_resend`. Per transport:
+over ``mi_http`` "sent" starts when the request's first byte may be written on a
+connection (one write carries headers and body); a stream or datagram transport
+(``mi_fifo``, ``mi_datagram``) counts as sent once its write or ``sendto`` started, since
+OpenSIPS reads a request as soon as it is whole and no reply says "not run". Heavy
+commands get their own timeout and budget instead of retries.
 
 Errors::
 
     MIError                      .method, .attempts (HTTP requests sent: may have reached server)
      ├── MIConnectionError       nothing changed: not sent (refused, connect or slot timeout),
-     │                           or, for reads only, the connection broke every time  .cause
+     │                           or, for reads only, the connection broke after sending  .cause
      ├── MITimeoutError          out of time: read timeout (reads) or total deadline;
      │                           for a write only when nothing was sent  .cause
      ├── MIOutcomeUnknown        a write was sent once, no usable answer: may have been
      │                           applied; check state before retrying  .cause, .status
-     ├── MIProtocolError         a read's replies were not JSON / not JSON-RPC / wrong id  .cause
+     ├── MIProtocolError         a read's reply was not JSON / not JSON-RPC / wrong id  .cause
      ├── MIHTTPError             HTTP status other than 200: 3xx/4xx at any level (an answer,
-     │                           not retried); 5xx for reads once retries are used up  .status
+     │                           not retried); 5xx for reads (not re-sent)  .status
      └── MICommandError          JSON-RPC error object (an answer)  .code, .message, .data
           ├── MICommandNotFound  -32601: no such command on this server
           └── MIInvalidParams    -32602: parameters match none of the command's recipes

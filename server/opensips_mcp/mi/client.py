@@ -73,13 +73,15 @@ class MIClient:
         """Run MI command ``method`` and return its result.
 
         ``params``: a mapping (named), a sequence (positional) or None (no ``params``).
-        ``level``: the access level of this (command, recipe); only ``read`` calls are
-        re-sent after a request reached the server without a usable answer.
+        ``level``: the access level of this (command, recipe); it decides the error of a
+        request that was sent and got no usable answer (see `may_resend`).
 
         Raises a `MIError` subclass (see the package docstring). A request that was not
         sent is retried at any level; a JSON-RPC error or 3xx/4xx status is an answer and
-        is never retried; a non-read request that reached the server and got no usable
-        answer raises `MIOutcomeUnknown` at once, without a second request.
+        is never retried; a request that reached the server and got no usable answer is
+        never sent again: a write raises `MIOutcomeUnknown`, a read the error of what
+        went wrong (`MITimeoutError`, `MIHTTPError`, `MIProtocolError`,
+        `MIConnectionError`), both after that single request.
         """
         settings = self.settings
         loop = asyncio.get_running_loop()
@@ -110,11 +112,14 @@ class MIClient:
             except AttemptFailed as failure:
                 if failure.sent:
                     sent += 1
+                if not may_resend(failure):
                     if not level.is_read:
                         logger.warning(
                             "mi %s (%s): outcome unknown (%s)", method, level, failure.cause
                         )
                         raise _unknown(method, failure, sent) from failure
+                    logger.debug("mi %s: not re-sent (%s): it may have run", method, failure)
+                    raise _exhausted(method, failure, sent) from failure
                 last = failure
                 if failure.cause == "deadline":
                     break
@@ -138,6 +143,21 @@ class MIClient:
             # max_attempts >= 1 and every loop pass either returns, raises or sets last.
             raise AssertionError("no attempt was made")
         raise _exhausted(method, last, sent)
+
+
+def may_resend(failure: AttemptFailed) -> bool:
+    """The one retry decision: may a request that got no answer be sent again?
+
+    Only when the command certainly did not run: the request was never sent (refused,
+    connect timeout, no local slot in time, a pooled connection that refused the write).
+    Once sent, OpenSIPS may have run it, or may still be running it (it runs MI commands
+    one at a time, so a late answer usually means a slow command, and a second copy
+    would queue behind the first): not re-sent, whatever the level. No answer short of
+    a reply proves a sent command did not run: OpenSIPS's ``mi_http`` can return HTTP
+    500 after the command ran, and a reset or broken reply says nothing either way;
+    3xx/4xx statuses and JSON-RPC errors are answers and never reach this function.
+    """
+    return not failure.sent
 
 
 def _unknown(method: str, failure: AttemptFailed, sent: int) -> MIOutcomeUnknown:

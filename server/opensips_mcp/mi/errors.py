@@ -39,8 +39,8 @@ class MIConnectionError(MIError):
     ``cause`` is one of ``"refused"``, ``"connect_error"`` (could not connect),
     ``"connect_timeout"``, ``"pool_timeout"`` (no free in-flight slot in time),
     ``"stale_connection"`` (a pooled connection closed by the server refused the write):
-    nothing was sent. For ``read`` calls only, ``"reset"`` means the connection broke before a
-    reply on every attempt (a read changes nothing, so nothing was applied either).
+    nothing was sent. For ``read`` calls only, ``"reset"`` means the connection broke after
+    the request was sent and before a reply (a read changes nothing; it is not re-sent).
     """
 
     def __init__(self, message: str, *, method: str, attempts: int, cause: str) -> None:
@@ -51,10 +51,11 @@ class MIConnectionError(MIError):
 class MITimeoutError(MIError):
     """The call ran out of time.
 
-    ``cause`` is ``"read_timeout"`` (no reply within ``read_timeout`` on the last
-    attempt) or ``"deadline"`` (``total_timeout`` passed). Raised for a write only when
-    none of its requests was sent (``attempts == 0``): once a write is sent, running out
-    of time makes it `MIOutcomeUnknown`.
+    ``cause`` is ``"read_timeout"`` (no reply within ``read_timeout``; the read is not
+    re-sent, since it may still be running) or ``"deadline"`` (``total_timeout``
+    passed). Raised for a write only when none of its requests was sent
+    (``attempts == 0``): once a write is sent, running out of time makes it
+    `MIOutcomeUnknown`.
     """
 
     def __init__(self, message: str, *, method: str, attempts: int, cause: str) -> None:
@@ -90,7 +91,7 @@ class MIOutcomeUnknown(MIError):
 
 
 class MIProtocolError(MIError):
-    """A read's reply could not be understood on every attempt.
+    """A read's reply could not be understood (the read is not re-sent: it ran).
 
     ``cause`` is ``"truncated"``, ``"malformed"`` (body is not JSON), ``"not_jsonrpc"``
     (JSON, but not a JSON-RPC 2.0 response) or ``"wrong_id"`` (answer to another request).
@@ -105,8 +106,9 @@ class MIHTTPError(MIError):
     """The server replied with an HTTP status other than 200 and no JSON-RPC answer.
 
     A 3xx/4xx status is an answer (the request was refused, not run) and is never
-    retried, at any level. A 5xx (or other 2xx) status is raised only for reads, after
-    the retries are used up; for a write it is `MIOutcomeUnknown`.
+    retried, at any level. A 5xx (or other 2xx) status is raised only for reads (not
+    re-sent: OpenSIPS may answer 500 after running the command); for a write it is
+    `MIOutcomeUnknown`.
     """
 
     def __init__(self, message: str, *, method: str, attempts: int, status: int) -> None:

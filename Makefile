@@ -8,7 +8,7 @@ MI_URL ?= http://127.0.0.1:8888/mi
 SIM_PORT ?= 8888
 
 .PHONY: help venv test lint typecheck pytest sim serve conformance bench catalog coverage clean
-.PHONY: lab lab-deps lab-build lab-stop lab-status
+.PHONY: lab lab-deps lab-build lab-stop lab-status lab-tools
 
 help:
 	@echo "make sim          start the simulator (lively scenario) on 127.0.0.1:$(SIM_PORT)"
@@ -21,6 +21,7 @@ help:
 	@echo "                  VERSION=3.6.8, LAB_PORT_OFFSET=0): MI on 127.0.0.1:8890+offset; see lab/README.md"
 	@echo "make lab-deps     apt-get install the OpenSIPS build packages and SIPp"
 	@echo "make lab-stop     stop the lab of LAB_PORT_OFFSET (every PID it started)"
+	@echo "make lab-tools    every typed tool against the running lab (tests/lab)"
 
 $(STAMP): pyproject.toml
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "need $(PYTHON) (Python 3.11)"; exit 1; }
@@ -82,3 +83,7 @@ lab-stop:
 
 lab-status:
 	$(LAB) status
+
+lab-tools: $(STAMP)
+	@$(LAB) env >/dev/null
+	env $$($(LAB) env | grep -v '^#') $(BIN)/python -m pytest tests/lab -rA

@@ -6,12 +6,13 @@ STAMP  := $(VENV)/.installed
 PROFILE ?= ci
 MI_URL ?= http://127.0.0.1:8888/mi
 SIM_PORT ?= 8888
+NODES ?= 1
 
 .PHONY: help venv test lint typecheck pytest sim serve conformance bench catalog coverage clean
 .PHONY: lab lab-deps lab-build lab-stop lab-status lab-tools
 
 help:
-	@echo "make sim          start the simulator (lively scenario) on 127.0.0.1:$(SIM_PORT)"
+	@echo "make sim          start the simulator (lively scenario) on 127.0.0.1:$(SIM_PORT) (NODES=3: a cluster)"
 	@echo "make test         lint, type-check and run all tests (tests/ and conformance/)"
 	@echo "make serve        run the MCP server (stdio) against MI_URL=$(MI_URL)"
 	@echo "make conformance  conformance suite (PROFILE=ci|deep; OPENSIPS_MI_URL=... for a real one)"
@@ -45,7 +46,7 @@ pytest: $(STAMP)
 test: lint typecheck pytest
 
 sim: $(STAMP)
-	$(BIN)/opensips-sim --host 127.0.0.1 --port $(SIM_PORT) --scenario lively --seed 1 --banner
+	$(BIN)/opensips-sim --host 127.0.0.1 --port $(SIM_PORT) --scenario lively --seed 1 --banner --nodes $(NODES)
 
 serve: $(STAMP)
 	$(BIN)/opensips-mcp serve --mi-url $(MI_URL)

@@ -2,10 +2,13 @@
 
     opensips-sim --host 127.0.0.1 --port 8888 --scenario lively --seed 1 [--faults FILE]
                  [--no-quirks] [--idle-timeout 30] [--frozen-clock EPOCH] [--banner]
+                 [--nodes N]
 
 Prints ``opensips-sim listening on http://HOST:PORT/mi`` (port 0 picks a free one) and, with
 ``--banner``, how to point the MCP server, Claude Desktop and the MCP Inspector at it.
-Stops cleanly on SIGINT/SIGTERM.
+With ``--nodes N``, serves N nodes of one clusterer cluster on ports PORT..PORT+N-1 (see
+``cluster.py``) and, with ``--banner``, prints a configuration naming every node as an
+instance. Stops cleanly on SIGINT/SIGTERM.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from pathlib import Path
 
 from . import __version__, scenarios
 from .clock import Clock
+from .cluster import SimulatedCluster
 from .faults import FaultError, load_rules_file
 from .simulator import Settings, Simulator
 from .wire import WireServer
@@ -61,6 +65,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--banner", action="store_true", help="print how to connect the MCP server to it"
     )
+    parser.add_argument(
+        "--nodes",
+        type=int,
+        default=1,
+        help="serve N nodes of one clusterer cluster on ports PORT..PORT+N-1",
+    )
     return parser
 
 
@@ -92,8 +102,70 @@ def banner(url: str, control_url: str) -> str:
     )
 
 
+def fleet_banner(urls: dict[int, str], config_path: str = "opensips-mcp.toml") -> str:
+    """A configuration naming every node of a simulated cluster as an instance."""
+    lines = ['default_instance = "node1"', ""]
+    for node, url in urls.items():
+        lines += [
+            f"[instances.node{node}]",
+            f'mi_url = "{url}"',
+            f"cluster_node_id = {node}",
+            'labels = { site = "sim", kind = "cluster-node" }',
+            "",
+        ]
+    command = mcp_command()
+    return "\n".join(
+        [
+            f"MCP server configuration ({config_path}):",
+            "",
+            *("  " + line if line else "" for line in lines),
+            "MCP server against all nodes:",
+            f"  {command} serve --config {config_path} --role operator",
+            "or without a file:",
+            f"  {command} serve --role operator "
+            + " ".join(f"--instance node{node}={url}" for node, url in urls.items()),
+            "cluster control API (any node's): GET/POST "
+            + urls[min(urls)].removesuffix("/mi")
+            + "/sim/cluster",
+        ]
+    )
+
+
+async def serve_cluster(args: argparse.Namespace) -> int:
+    """``--nodes N``: run a simulated cluster until SIGINT/SIGTERM."""
+    rules = load_rules_file(args.faults) if args.faults else []
+    clock = Clock(args.frozen_clock, frozen=True) if args.frozen_clock is not None else Clock()
+    cluster = SimulatedCluster(
+        args.nodes,
+        args.scenario,
+        seed=args.seed,
+        clock=clock,
+        faults=list(rules),
+        settings=Settings(quirks=not args.no_quirks, idle_timeout=args.idle_timeout),
+    )
+    ports = await cluster.start(args.host, args.port)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    urls = {node: cluster.url(node) for node in ports}
+    for node, url in urls.items():
+        print(f"opensips-sim node {node} listening on {url}", flush=True)
+    if args.banner:
+        print(fleet_banner(urls), flush=True)
+    try:
+        await stop.wait()
+    finally:
+        await cluster.close()
+    return 0
+
+
 async def serve(args: argparse.Namespace) -> int:
     """Run until SIGINT/SIGTERM."""
+    if args.nodes != 1:
+        if args.nodes < 1:
+            raise ValueError("--nodes is at least 1")
+        return await serve_cluster(args)
     rules = load_rules_file(args.faults) if args.faults else []
     clock = Clock(args.frozen_clock, frozen=True) if args.frozen_clock is not None else Clock()
     sim = Simulator(

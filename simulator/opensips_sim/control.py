@@ -21,6 +21,10 @@ GET      /sim/clock          ``{"now": epoch, "frozen": bool}``
 POST     /sim/clock          ``{"seconds": N}``: advance; answers ``{"now": epoch}``
 GET      /sim/settings       ``{"quirks": bool, "idle_timeout": s}``
 POST     /sim/settings       change either of them; answers the new settings
+GET      /sim/cluster        (``--nodes N`` only) nodes, ports, faults, link states
+POST     /sim/cluster        a node fault: ``{"node_id": 2, "fault": "down"}`` (also
+                             ``up``, ``slow`` + ``seconds``, ``fast``, ``partition`` /
+                             ``heal`` + ``peer``); answers the new ``GET /sim/cluster``
 =======  ==================  ==========================================================
 
 Errors: ``400 {"error": "..."}`` for a bad body, ``404`` for an unknown path, ``405`` for a
@@ -186,6 +190,21 @@ async def _set_settings(sim: Simulator, query: dict[str, list[str]], body: bytes
     return 200, _settings_json(sim)
 
 
+async def _cluster(sim: Simulator, query: dict[str, list[str]], body: bytes) -> Answer:
+    if sim.cluster is None:
+        raise ControlError(404, "not a cluster node (start with opensips-sim --nodes N)")
+    return 200, sim.cluster.describe()
+
+
+async def _cluster_fault(sim: Simulator, query: dict[str, list[str]], body: bytes) -> Answer:
+    if sim.cluster is None:
+        raise ControlError(404, "not a cluster node (start with opensips-sim --nodes N)")
+    try:
+        return 200, await sim.cluster.apply(_object(body))
+    except ValueError as exc:
+        raise ControlError(400, str(exc)) from exc
+
+
 Route = Callable[[Simulator, dict[str, list[str]], bytes], Awaitable[Answer]]
 ROUTES: dict[tuple[str, str], Route] = {
     ("GET", "/sim"): _index,
@@ -202,6 +221,8 @@ ROUTES: dict[tuple[str, str], Route] = {
     ("POST", "/sim/clock"): _advance,
     ("GET", "/sim/settings"): _settings,
     ("POST", "/sim/settings"): _set_settings,
+    ("GET", "/sim/cluster"): _cluster,
+    ("POST", "/sim/cluster"): _cluster_fault,
 }
 
 

@@ -12,9 +12,9 @@ import importlib
 import pkgutil
 import sys
 import traceback
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 from . import dispatch, jsonrpc, scenarios
 from .clock import Clock
@@ -37,6 +37,16 @@ def load_all_parts() -> None:
     for mod in pkgutil.iter_modules(state.__path__):
         importlib.import_module(f"{state.__name__}.{mod.name}")
     load_all_handlers()
+
+
+class ClusterControl(Protocol):
+    """What the control API's ``/sim/cluster`` needs of a simulated cluster."""
+
+    def describe(self) -> dict[str, Any]:
+        """Nodes, faults and link states."""
+
+    async def apply(self, request: Mapping[str, Any]) -> dict[str, Any]:
+        """Carry out a node fault; raises ``ValueError`` on a bad request."""
 
 
 @dataclass
@@ -82,6 +92,12 @@ class Simulator:
         self.faults.extend(faults)
         self.lock = asyncio.Lock()
         self.scenario: dict[str, Any] = {}
+        #: The simulated cluster this node belongs to (``opensips-sim --nodes``), if any.
+        self.cluster: ClusterControl | None = None
+        #: Called with every new world (load, reset), before it serves a request.
+        self.world_hooks: list[Callable[[World], None]] = []
+        #: Called after each command ran, whatever it answered (a simulated cluster replicates).
+        self.after_apply: list[Callable[[], None]] = []
         self.world = World(seed=seed, clock=self.clock)
         self.load(scenario)
 
@@ -92,6 +108,8 @@ class Simulator:
         data = scenarios.load(scenario)
         world = World(seed=self.seed, clock=self.clock)
         world.load({k: v for k, v in data.items() if k != "seed"})
+        for hook in self.world_hooks:
+            hook(world)
         self.world = world
         self.scenario = data
 
@@ -184,6 +202,8 @@ class Simulator:
                 answer = self._error(failure, request)
             else:
                 answer = self._execute(resolved, request, entry, rule)
+            for hook in self.after_apply:
+                hook()
 
         if rule is not None and rule.when == "after_apply" and rule.action != "partial":
             if rule.action == "delay":

@@ -13,7 +13,7 @@ world creates each part on first use, so modules stay independent of each other:
 from __future__ import annotations
 
 import random
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, ClassVar, TypeVar
 
 from .clock import Clock
@@ -96,6 +96,8 @@ class World:
         self.started_at = self.clock.now()
         self.counters = Counters()
         self._parts: dict[str, StatePart] = {}
+        #: Called after every :meth:`tick` (a simulated cluster replicates and pings here).
+        self.after_tick: list[Callable[[], None]] = []
 
     def get(self, cls: type[P]) -> P:
         """The instance of state part ``cls`` in this world (created on first use)."""
@@ -124,6 +126,8 @@ class World:
         now = self.clock.now()
         for part in self.parts():
             part.tick(now)
+        for hook in self.after_tick:
+            hook()
 
     def snapshot(self) -> dict[str, Any]:
         """The whole state, JSON-serialisable, keyed by part."""

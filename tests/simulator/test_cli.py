@@ -108,3 +108,26 @@ def test_the_banner_names_the_installed_mcp_server_by_its_absolute_path() -> Non
 def test_the_default_port_is_8888_on_loopback() -> None:
     args = build_parser().parse_args([])
     assert (args.host, args.port, args.scenario) == ("127.0.0.1", 8888, "quiet")
+
+
+async def test_nodes_serves_a_cluster_and_the_banner_names_every_node_as_an_instance() -> None:
+    process, line = await start("--nodes", "3", "--banner")
+    try:
+        assert process.stdout is not None
+        lines = [line]
+        for _ in range(2):
+            lines.append((await asyncio.wait_for(process.stdout.readline(), TIMEOUT)).decode())
+        urls = [text.split("listening on ", 1)[1].strip() for text in lines]
+        assert [text.split()[2] for text in lines] == ["1", "2", "3"]
+        rest = (
+            await asyncio.wait_for(process.stdout.readuntil(b"/sim/cluster\n"), TIMEOUT)
+        ).decode()
+        for node, url in enumerate(urls, 1):
+            assert f'[instances.node{node}]\n  mi_url = "{url}"\n  cluster_node_id = {node}' in rest
+            port = int(url.rsplit(":", 1)[1].split("/")[0])
+            _head, body = await exchange(port, post(rpc("clusterer_list")))
+            nodes = json.loads(body)["result"]["Clusters"][0]["Nodes"]
+            assert sorted(n["node_id"] for n in nodes) == sorted({1, 2, 3} - {node})
+    finally:
+        process.send_signal(signal.SIGTERM)
+        assert await asyncio.wait_for(process.wait(), TIMEOUT) == 0

@@ -97,13 +97,10 @@ def cluster_send_mi(ctx: CallContext, params: Params) -> Any:
     node = cluster.node(node_id)
     if node is None:
         raise MIError(400, "Send error")
-    if not node.is_up:
+    if not state.is_up(node):
         raise MIError(400, "Destination down")
     ctx.notes["cluster_targets"] = [node_id]
-    try:
-        _run_carried(state.peers[node_id], name, args)
-    except MIError as err:
-        ctx.notes["cluster_errors"] = {node_id: err.to_json()}
+    _run_on_peer(ctx, state, node_id, name, args)
     return "OK"
 
 
@@ -119,19 +116,13 @@ def cluster_broadcast_mi(ctx: CallContext, params: Params) -> Any:
     name = params.text("cmd_name")
     args, packed = _carried_args(params)
     cluster = state.cluster(cluster_id)
-    peers = _reachable_peers(cluster) if packed and cluster and cluster.enabled else []
+    peers = _reachable_peers(state, cluster) if packed and cluster and cluster.enabled else []
     limit = ctx.partial
-    errors: dict[int, Any] = {}
     for applied, node_id in enumerate(peers):
         if limit is not None and applied >= limit:
             raise PartialFailure(applied)
         ctx.notes.setdefault("cluster_targets", []).append(node_id)
-        try:
-            _run_carried(state.peers[node_id], name, args)
-        except MIError as err:
-            errors[node_id] = err.to_json()
-    if errors:
-        ctx.notes["cluster_errors"] = errors
+        _run_on_peer(ctx, state, node_id, name, args)
     if limit is not None and limit <= len(peers):
         raise PartialFailure(len(peers))
     if not packed:
@@ -142,8 +133,22 @@ def cluster_broadcast_mi(ctx: CallContext, params: Params) -> Any:
     return result
 
 
-def _reachable_peers(cluster: Cluster) -> list[int]:
-    return [n.node_id for n in cluster.nodes if n.is_up]
+def _reachable_peers(state: ClustererState, cluster: Cluster) -> list[int]:
+    return [n.node_id for n in cluster.nodes if state.is_up(n)]
+
+
+def _run_on_peer(
+    ctx: CallContext, state: ClustererState, node_id: int, name: str, args: list[str] | None
+) -> None:
+    """Run a carried command on a peer; its failure stays there (noted, not answered)."""
+    error: Any = None
+    try:
+        _run_carried(state.peers[node_id], name, args)
+    except MIError as err:
+        error = err.to_json()
+        ctx.notes.setdefault("cluster_errors", {})[node_id] = error
+    if state.carried_hook is not None:
+        state.carried_hook(node_id, name, args, error)
 
 
 def _clusters(ctx: CallContext) -> list[Cluster]:
@@ -153,6 +158,7 @@ def _clusters(ctx: CallContext) -> list[Cluster]:
 @command("clusterer_list", level="read")
 def clusterer_list(ctx: CallContext, params: Params) -> Any:
     """The other nodes of every cluster and how this node sees them."""
+    state = ctx.world.get(ClustererState)
     return {
         "Clusters": [
             {
@@ -162,15 +168,15 @@ def clusterer_list(ctx: CallContext, params: Params) -> Any:
                         "node_id": n.node_id,
                         "db_id": n.db_id,
                         "url": n.url,
-                        "link_state": n.link,
+                        "link_state": state.link_of(n),
                         "state": "enabled" if n.enabled else "disabled",
-                        "next_hop": str(n.node_id) if n.is_up else "none",
+                        "next_hop": str(n.node_id) if state.is_up(n) else "none",
                         "description": n.description if n.description is not None else "none",
                     }
                     for n in c.nodes
                 ],
             }
-            for c in _clusters(ctx)
+            for c in state.clusters
         ]
     }
 
@@ -184,12 +190,13 @@ def clusterer_list_topology(ctx: CallContext, params: Params) -> Any:
         nodes = [
             {
                 "node_id": state.node_id,
-                "Neighbours": [n.node_id for n in c.nodes if n.is_up],
+                "Neighbours": [n.node_id for n in c.nodes if state.is_up(n)],
             }
         ]
         for n in c.nodes:
-            neighbours = [x for x in n.neighbours if x != state.node_id] if n.is_up else []
-            if n.is_up:
+            up = state.is_up(n)
+            neighbours = [x for x in n.neighbours if x != state.node_id] if up else []
+            if up:
                 neighbours.append(state.node_id)
             nodes.append({"node_id": n.node_id, "Neighbours": neighbours})
         out.append({"cluster_id": c.cluster_id, "Nodes": nodes})
@@ -266,7 +273,7 @@ def clusterer_shtag_set_active(ctx: CallContext, params: Params) -> Any:
         cluster.sharing_tags.append(tag)
     was_active, tag.active = tag.active, True
     if not was_active:
-        for node_id in _reachable_peers(cluster):
+        for node_id in _reachable_peers(state, cluster):
             peer_cluster = state.peers[node_id].get(ClustererState).cluster(cluster.cluster_id)
             peer_tag = peer_cluster.tag(name) if peer_cluster else None
             if peer_tag is not None:

@@ -26,7 +26,7 @@ appears in several clusters is one world. A disabled peer shows ``link_state`` `
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -135,33 +135,49 @@ class ClustererState(StatePart):
         super().__init__(world)
         self.node_id = world.node_id
         self.clusters: list[Cluster] = []
-        self.peers: dict[int, World] = {}
+        self.peers: Mapping[int, World] = {}
+        #: In a simulated cluster (``cluster.py``): this node's live view of a peer's link.
+        self.link_oracle: Callable[[int], str] | None = None
+        #: In a simulated cluster: told of each command run on a peer (for its journal).
+        self.carried_hook: Callable[[int, str, list[str] | None, Any], None] | None = None
 
     def load(self, section: Mapping[str, Any]) -> None:
         """Replace clusters and build one world per peer node from its ``state``."""
         self.node_id = int(section.get("node_id", self.world.node_id))
         self.clusters = [_cluster(c) for c in section.get("clusters", [])]
-        self.peers = {}
+        peers: dict[int, World] = {}
+        self.peers = peers
         for raw_cluster in section.get("clusters", []):
             for raw_node in raw_cluster.get("nodes", []):
                 node_id = int(raw_node["node_id"])
-                if node_id not in self.peers:
-                    peer = World(
+                if node_id not in peers:
+                    peers[node_id] = World(
                         seed=self.world.seed * 1000 + node_id,
                         clock=self.world.clock,
                         node_id=node_id,
                     )
-                    self.peers[node_id] = peer
                 peer_state = raw_node.get("state")
                 if peer_state:
-                    self.peers[node_id].load(peer_state)
+                    peers[node_id].load(peer_state)
 
     def cluster(self, cluster_id: int) -> Cluster | None:
         """A cluster this node belongs to."""
         return next((c for c in self.clusters if c.cluster_id == cluster_id), None)
 
+    def link_of(self, node: Node) -> str:
+        """The link state ``clusterer_list`` shows for ``node``."""
+        if self.link_oracle is not None:
+            return self.link_oracle(node.node_id)
+        return node.link
+
+    def is_up(self, node: Node) -> bool:
+        """Whether messages reach ``node``."""
+        return self.link_of(node) == "Up"
+
     def tick(self, now: float) -> None:
-        """Let time pass on every peer too."""
+        """Let time pass on every peer too (the peers of a simulated cluster tick alone)."""
+        if self.link_oracle is not None:
+            return
         for peer in self.peers.values():
             peer.tick()
 

@@ -37,6 +37,14 @@ Key = tuple[Any, ...]
 AORS = ("alice", "bob", "carol", "dave", "erin")
 PORTS = (5071, 5072, 5073, 5090)
 DS_STATES = {"a": "active", "i": "inactive", "p": "probing"}
+#: ``ds_set_state p`` (dispatch.c ``_ds_set_state``): an active destination counts a failure
+#: and turns probing only at ``probing_threshold``; on an inactive one nothing is set
+#: probing and the Inactive flag is cleared.
+PROBE_MOVES = {
+    "active": frozenset({"active", "probing"}),
+    "probing": frozenset({"probing"}),
+    "inactive": frozenset({"active"}),
+}
 #: Faults that lose the answer at once (before or after the write is applied).
 QUICK_FAULTS = ("http_500", "http_503", "reset", "truncate", "malformed")
 WRITE_COMMANDS = ("ul_add", "ul_rm", "ul_rm_contact", "dlg_end_dlg", "ds_set_state", "dr_gw_status")
@@ -94,6 +102,18 @@ class Model:
             self.possible[key] = old
         else:
             self.possible[key] = old | {value}
+
+    def write_moves(self, key: Key, moves: dict[Any, frozenset[Any]], outcome: ToolOutcome) -> None:
+        """A write whose effect depends on the value it finds (``moves``: old value -> the
+        values it may lead to); applied as :meth:`write` treats outcomes."""
+        old = self.possible.get(key, frozenset({_ABSENT}))
+        new = frozenset().union(*(moves.get(v, frozenset({v})) for v in old))
+        if not outcome.is_error:
+            self.possible[key] = new
+        elif outcome.code == "opensips_error":
+            self.possible[key] = old
+        else:
+            self.possible[key] = old | new
 
     def keys(self, kind: str) -> list[Key]:
         """Every key of one kind (``reg``, ``dlg``, ``ds``, ``gw``)."""
@@ -201,7 +221,9 @@ def make_machine(
         def set_dispatcher_state(self, index: int, state: str) -> None:
             group, uri = self.destinations[index % len(self.destinations)]
             outcome = self.mi("ds_set_state", {"state": state, "group": group, "address": uri})
-            if state in DS_STATES:
+            if state == "p":
+                self.model.write_moves(("ds", group, uri), PROBE_MOVES, outcome)
+            elif state in DS_STATES:
                 self.model.write(("ds", group, uri), DS_STATES[state], outcome)
             else:
                 assert outcome.is_error, "a bad dispatcher state was accepted"
@@ -274,7 +296,9 @@ def make_machine(
             outcome = self.mi("dlg_list")
             if outcome.is_error:
                 return
-            seen = {str(d["ID"]) for d in _result(outcome).get("Dialogs", [])}
+            # An ended dialog stays listed in state 5 until its BYE transactions end.
+            listed = _result(outcome).get("Dialogs", [])
+            seen = {str(d["ID"]) for d in listed if int(d.get("state", 0)) < 5}
             assert seen <= set(self.dialogs), f"unexpected dialogs {seen - set(self.dialogs)}"
             for key in self.model.keys("dlg"):
                 self.model.settle(key, key[1] in seen)

@@ -82,18 +82,46 @@ def test_dlg_list_ctx_adds_profiles_and_escaped_values() -> None:
     }
 
 
+def states(answer: dict[str, object]) -> dict[str, int]:
+    return {d["ID"]: d["state"] for d in answer["Dialogs"]}  # type: ignore[attr-defined, index]
+
+
 def test_dlg_end_dlg_by_id_ends_the_dialog_and_drops_the_active_count() -> None:
     world = world_of()
     assert mi(world, "dlg_end_dlg", {"dialog_id": "627.75e1f144"}) == "OK"
-    assert ids(mi(world, "dlg_list")) == [CAPTURED_IDS[0], CAPTURED_IDS[2]]
     assert active(world) == 2
     assert mi(world, "profile_get_size", {"profile": "inbound"})["Profile"]["count"] == 2
+    advance(world, 5)
+    assert ids(mi(world, "dlg_list")) == [CAPTURED_IDS[0], CAPTURED_IDS[2]]
+
+
+def test_an_ended_dialog_stays_listed_in_state_5_until_its_byes_end() -> None:
+    # Measured on a live 3.6.8: listed with state 5 for a few seconds, a second
+    # dlg_end_dlg of the same ID still answers OK, then the dialog disappears.
+    world = world_of()
+    assert mi(world, "dlg_end_dlg", {"dialog_id": "627.75e1f144"}) == "OK"
+    assert states(mi(world, "dlg_list")) == {
+        CAPTURED_IDS[0]: 4,
+        CAPTURED_IDS[1]: 5,
+        CAPTURED_IDS[2]: 4,
+    }
+    ctx = mi(world, "dlg_list_ctx")["Dialogs"][1]
+    assert "profiles" not in ctx.get("context", {})
+    advance(world, 2)
+    assert mi(world, "dlg_end_dlg", {"dialog_id": "627.75e1f144"}) == "OK"
+    assert active(world) == 2
+    advance(world, 5)
+    assert ids(mi(world, "dlg_list")) == [CAPTURED_IDS[0], CAPTURED_IDS[2]]
+    assert mi_error(world, "dlg_end_dlg", {"dialog_id": "627.75e1f144"})[0] == 404
 
 
 def test_dlg_end_dlg_accepts_an_active_dialogs_callid() -> None:
     world = world_of()
     assert mi(world, "dlg_end_dlg", {"dialog_id": "1-1979@127.0.0.1"}) == "OK"
+    advance(world, 5)
     assert ids(mi(world, "dlg_list")) == CAPTURED_IDS[:2]
+    # an ended dialog is no longer found by its Call-ID
+    assert mi_error(world, "dlg_end_dlg", {"dialog_id": "1-1979@127.0.0.1"})[0] == 404
 
 
 def test_dlg_end_dlg_of_an_unknown_dialog_is_404() -> None:
@@ -148,8 +176,10 @@ def test_profile_list_dlgs_filters_by_value() -> None:
 def test_profile_end_dlgs_ends_every_dialog_of_the_profile() -> None:
     world = world_of()
     assert mi(world, "profile_end_dlgs", {"profile": "inbound"}) == "OK"
-    assert ids(mi(world, "dlg_list")) == []
     assert active(world) == 0
+    assert set(states(mi(world, "dlg_list")).values()) == {5}
+    advance(world, 5)
+    assert ids(mi(world, "dlg_list")) == []
 
 
 def test_a_partial_profile_end_applies_to_some_dialogs_then_fails() -> None:
@@ -158,6 +188,7 @@ def test_a_partial_profile_end_applies_to_some_dialogs_then_fails() -> None:
     with pytest.raises(PartialFailure) as failure:
         dispatch.execute(resolved, world, partial=2)
     assert failure.value.applied == 2
+    advance(world, 5)
     assert ids(mi(world, "dlg_list")) == CAPTURED_IDS[2:]
 
 

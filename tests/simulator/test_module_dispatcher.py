@@ -86,9 +86,44 @@ def test_a_partition_without_sets_is_listed_by_name_only() -> None:
 )
 def test_set_state_is_read_back_by_ds_list(state: str, shown: str) -> None:
     world = captured_world()
-    call(world, "ds_set_state", {"state": "p", "group": 1, "address": DST_A})
+    probe(world, DST_A, 3)
     assert call(world, "ds_set_state", {"state": state, "group": 1, "address": DST_A}) == "OK"
     assert states(world) == {DST_A: shown, DST_B: "Active"}
+
+
+def probe(world: World, uri: str, times: int) -> None:
+    for _ in range(times):
+        assert call(world, "ds_set_state", {"state": "p", "group": 1, "address": uri}) == "OK"
+
+
+def test_p_on_an_active_destination_only_counts_a_failure_until_the_threshold() -> None:
+    # Measured on a live 3.6.8: "p" answers OK and the destination stays Active
+    # (dispatch.c _ds_set_state: Probing once probing_threshold failures are counted).
+    world = captured_world()
+    probe(world, DST_A, 2)
+    assert states(world) == {DST_A: "Active", DST_B: "Active"}
+    probe(world, DST_A, 1)
+    assert states(world) == {DST_A: "Probing", DST_B: "Active"}
+    # "a" keeps the failure count: the next "p" is at the threshold again
+    call(world, "ds_set_state", {"state": "a", "group": 1, "address": DST_A})
+    probe(world, DST_A, 1)
+    assert states(world)[DST_A] == "Probing"
+
+
+def test_the_probing_threshold_comes_from_the_scenario() -> None:
+    section = dict(CAPTURED_SECTIONS["dispatcher"], probing_threshold=1)
+    world = make_world(dispatcher=section)
+    probe(world, DST_A, 1)
+    assert states(world)[DST_A] == "Probing"
+
+
+def test_p_on_an_inactive_destination_sets_nothing_probing_and_clears_inactive() -> None:
+    # _ds_set_state ignores "set probing" on an inactive destination, then the MI
+    # command's second step (clear Inactive) runs.
+    world = captured_world()
+    call(world, "ds_set_state", {"state": "i", "group": 1, "address": DST_A})
+    probe(world, DST_A, 3)
+    assert states(world)[DST_A] == "Active"
 
 
 def test_set_state_of_an_unknown_destination_fails_as_the_real_server_does() -> None:
@@ -149,7 +184,7 @@ def test_reload_without_inheriting_state_takes_the_database_state(no: object) ->
 
 def test_reload_applies_database_edits_and_keeps_states_of_destinations_that_stay() -> None:
     world = captured_world()
-    call(world, "ds_set_state", {"state": "p", "group": 1, "address": DST_A})
+    probe(world, DST_A, 3)
     new_dst = "sip:127.0.0.1:5090"
     world.get(DispatcherState).set_database(
         {"sets": [{"id": 1, "destinations": [{"uri": DST_A}, {"uri": new_dst}]}]}
@@ -209,8 +244,10 @@ def test_flapping_is_the_same_for_the_same_seed() -> None:
 
 def test_snapshot_is_json_and_loads_back_to_the_same_state() -> None:
     world = captured_world()
-    call(world, "ds_set_state", {"state": "p", "group": 1, "address": DST_B})
+    probe(world, DST_B, 2)
     snap = world.get(DispatcherState).snapshot()
     again = make_world(dispatcher=json.loads(json.dumps(snap)))
     assert again.get(DispatcherState).snapshot() == snap
     assert call(again, "ds_list", {"full": 1}) == call(world, "ds_list", {"full": 1})
+    probe(again, DST_B, 1)  # the failure count survives the snapshot
+    assert states(again)[DST_B] == "Probing"

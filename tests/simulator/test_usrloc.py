@@ -56,6 +56,25 @@ def test_ul_add_registers_a_new_aor_with_the_mi_identity() -> None:
     assert contact["Cseq"] == 1
 
 
+def test_a_contact_added_by_ul_add_has_no_socket_as_on_a_real_3_6_8() -> None:
+    world = world_of()
+    mi(world, "ul_add", ADD)
+    shown = mi(world, "ul_show_contact", {"table_name": "location", "aor": "dave"})["Contacts"]
+    dumped = [
+        c
+        for a in mi(world, "ul_dump")["Domains"][0]["AORs"]
+        if a["AOR"] == "dave"
+        for c in a["Contacts"]
+    ]
+    assert "Socket" not in shown[0] and "Socket" not in dumped[0]
+    # a registered contact keeps its socket; re-adding it by MI drops it (mem_update_ucontact)
+    alice = mi(world, "ul_show_contact", {"table_name": "location", "aor": "alice"})["Contacts"]
+    assert "Socket" in alice[0]
+    mi(world, "ul_add", ADD | {"aor": "alice", "contact": alice[0]["Contact"]})
+    again = mi(world, "ul_show_contact", {"table_name": "location", "aor": "alice"})["Contacts"]
+    assert "Socket" not in next(c for c in again if c["Contact"] == alice[0]["Contact"])
+
+
 def test_ul_add_of_a_known_contact_updates_it_instead_of_adding_one() -> None:
     world = world_of()
     mi(world, "ul_add", ADD)

@@ -320,7 +320,8 @@ class DrainReport(Output):
 
 
 async def _active_dialogs(call: ToolCall) -> int | None:
-    answer = await call.mi("get_statistics", {"statistics": ["dialog:active_dialogs"]})
+    # OpenSIPS takes the bare name ("dialog:active_dialogs" would match nothing)
+    answer = await call.mi("get_statistics", {"statistics": ["active_dialogs"]})
     result = answer.result
     return as_int(result.get("dialog:active_dialogs")) if isinstance(result, Mapping) else None
 

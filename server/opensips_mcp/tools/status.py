@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import re
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Annotated, Any
 
 from mcp.server.mcpserver import Context
@@ -18,6 +18,7 @@ from opensips_mcp.tools import Toolset
 from opensips_mcp.tools.paging import ITEMS_BUDGET, respond
 from opensips_mcp.tools.parsing import as_int, as_number, dicts
 from opensips_mcp.tools.progress import report_progress
+from opensips_mcp.tools.statistic_names import missing, query_items, select
 from opensips_mcp.tools.untrusted import Output
 
 TOOLSET = Toolset(
@@ -27,7 +28,8 @@ TOOLSET = Toolset(
 
 _UNREACHABLE = {ErrorCode.UNREACHABLE, ErrorCode.TIMEOUT, ErrorCode.BAD_RESPONSE}
 _UPTIME = re.compile(r"^\s*(\d+)")
-_STATUS_STATISTICS = ["dialog:", "usrloc:", "tm:inuse_transactions", "shmem:"]
+# Sent as is: OpenSIPS takes groups and bare names, never "group:name" (statistic_names).
+_STATUS_STATISTICS = ["dialog:", "usrloc:", "inuse_transactions", "shmem:"]
 
 StatisticName = Annotated[
     str,
@@ -36,7 +38,7 @@ StatisticName = Annotated[
         max_length=128,
         pattern=r"^[A-Za-z0-9_.:\-]+$",
         description="'all', a group ending in ':' (e.g. 'dialog:') or one statistic "
-        "('active_dialogs' or 'dialog:active_dialogs').",
+        "by its full name ('dialog:active_dialogs') or bare name ('active_dialogs').",
     ),
 ]
 StatisticValue = int | float | str
@@ -196,19 +198,6 @@ class Statistics(Output):
     notice: str | None = None
 
 
-def _matches(requested: str, names: Sequence[str]) -> bool:
-    item = requested.lower()
-    if item == "all":
-        return bool(names)
-    if item.endswith(":"):
-        return any(n.lower().startswith(item) for n in names)
-    group, _, name = item.rpartition(":")
-    return any(
-        n.lower().rpartition(":")[2] == name and (not group or n.lower().startswith(group + ":"))
-        for n in names
-    )
-
-
 def _values(result: Any) -> dict[str, StatisticValue]:
     if not isinstance(result, Mapping):
         return {}
@@ -245,18 +234,18 @@ async def get_statistics(
 ) -> Annotated[CallToolResult, Statistics]:
     """Read OpenSIPS statistics by group or name (counters such as core:rcv_requests,
     tm:4xx_transactions, sl:5xx_replies, registrar:rejected_regs, dialog:failed_dialogs).
-    For rates over time use statistics_delta."""
+    Items that match no statistic are listed in missing. For rates over time use
+    statistics_delta."""
     async with runtime_of(ctx).tool_call(ctx, "get_statistics") as call:
-        answer = await call.mi("get_statistics", {"statistics": list(statistics)})
-    values = _values(answer.result)
-    names = list(values)
+        answer = await call.mi("get_statistics", {"statistics": query_items(statistics)})
+    values = select(_values(answer.result), statistics)
     kept, cut = _bounded(values)
     return respond(
         Statistics(
             statistics=kept,
             count=len(kept),
             groups=sorted({n.partition(":")[0] for n in kept if ":" in n}),
-            missing=[s for s in statistics if not _matches(s, names)],
+            missing=missing(statistics, values),
             size_limited=cut,
             notice="Too many statistics for one answer: ask for fewer groups or names."
             if cut
@@ -287,6 +276,7 @@ class StatisticsDelta(Output):
     unchanged_names: list[str] = Field(
         description="Their names (only when include_unchanged is true)."
     )
+    missing: list[str] = Field(description="Requested items that matched no statistic.")
     size_limited: bool
     notice: str | None = None
 
@@ -311,10 +301,11 @@ async def statistics_delta(
 ) -> Annotated[CallToolResult, StatisticsDelta]:
     """Sample statistics twice, interval_seconds apart (the tool waits that long and
     reports progress), and give each counter's change and rate per second: e.g. requests
-    per second, new 4xx/5xx replies, calls started. Answers after the interval."""
+    per second, new 4xx/5xx replies, calls started. Answers after the interval; items that
+    match no statistic are listed in missing."""
     async with runtime_of(ctx).tool_call(ctx, "statistics_delta") as call:
-        params = {"statistics": list(statistics)}
-        first = _values((await call.mi("get_statistics", params)).result)
+        params = {"statistics": query_items(statistics)}
+        first = select(_values((await call.mi("get_statistics", params)).result), statistics)
         t0 = time.monotonic()
         await report_progress(ctx, 0, interval_seconds, "first sample taken")
         deadline = t0 + interval_seconds
@@ -324,7 +315,7 @@ async def statistics_delta(
             await report_progress(
                 ctx, round(waited, 3), interval_seconds, "waiting for second sample"
             )
-        second = _values((await call.mi("get_statistics", params)).result)
+        second = select(_values((await call.mi("get_statistics", params)).result), statistics)
         elapsed = time.monotonic() - t0
     changed: list[Delta] = []
     still: list[str] = []
@@ -354,6 +345,7 @@ async def statistics_delta(
             changed=kept[0],
             unchanged=len(still),
             unchanged_names=kept[1],
+            missing=missing(statistics, second),
             size_limited=cut,
             notice="Too many statistics for one answer: sample fewer groups or names."
             if cut

@@ -138,7 +138,7 @@ def dlg_end_dlg(ctx: CallContext, params: Params) -> Any:
     if dialog is None:
         raise MIError(404, DIALOG_NOT_FOUND)
     _count_bye(ctx)
-    dialogs.remove(dialog)
+    dialogs.end(dialog)
     return "OK"
 
 
@@ -215,7 +215,7 @@ def profile_end_dlgs(ctx: CallContext, params: Params) -> Any:
         members = members[: ctx.partial]
     for dialog in members:
         _count_bye(ctx)
-        dialogs.remove(dialog)
+        dialogs.end(dialog)
     if ctx.partial is not None:
         raise PartialFailure(len(members))
     return "OK"

@@ -71,7 +71,8 @@ def _split_partition(group: str) -> tuple[str, str]:
 
 @command("ds_set_state", level="write")
 def ds_set_state(ctx: CallContext, params: Params) -> Any:
-    """Set a destination active (a/1), inactive (i/0) or probing (p/2)."""
+    """Set a destination active (a/1), inactive (i/0) or count a failure (p/2: Probing
+    once ``probing_threshold`` failures are counted; see ``DispatcherState.set_state``)."""
     ds = ctx.world.get(DispatcherState)
     state_arg = params.text("state")
     first = state_arg[:1]
@@ -93,7 +94,7 @@ def ds_set_state(ctx: CallContext, params: Params) -> Any:
     dest = ds.find(part, int(group_text), params.text("address"))
     if dest is None:
         raise MIError(404, "destination not found")
-    dest.state = state
+    ds.set_state(dest, state)
     return "OK"
 
 

@@ -1,10 +1,13 @@
 """Statistics MI commands (``statistics.c``): get_statistics, list_statistics,
 reset_statistics, reset_all_statistics.
 
-Each item of ``statistics`` is ``all``, a group (``dialog:``) or one statistic by name,
-case-insensitive (``active_dialogs`` or ``dialog:active_dialogs``). Unknown items are skipped.
+Each item of ``statistics`` is ``all`` (exactly), a group (``dialog:``, case-insensitive) or
+one statistic by its bare name, case-insensitive (``active_dialogs``): ``get_stat`` looks a
+name up without its group, so a ``group:name`` item (``dialog:active_dialogs``) matches
+nothing, as on a real 3.6.8 (``statistics.c``, ``mi_get_stats``). Unknown items are skipped.
 As on the captured 3.6.8 server, ``get_statistics``/``list_statistics`` answer ``{}`` when
-nothing matched; ``reset_statistics`` answers ``404 Statistics Not Found``.
+nothing matched; ``reset_statistics`` answers ``404 Statistics Not Found`` (also for a
+``group:name`` item).
 """
 
 from __future__ import annotations
@@ -20,11 +23,11 @@ NOT_FOUND = "Statistics Not Found"
 
 
 def _find_one(names: list[str], wanted: str) -> str | None:
-    """The full name of one statistic: ``name`` or ``group:name``, case-insensitive."""
-    group, _, name = wanted.rpartition(":")
+    """The full name of the statistic whose bare name is ``wanted`` (case-insensitive), as
+    ``get_stat`` finds it; ``group:name`` finds nothing."""
+    low = wanted.lower()
     for full in names:
-        full_group, full_name = split(full)
-        if full_name.lower() == name.lower() and (not group or full_group.lower() == group.lower()):
+        if split(full)[1].lower() == low:
             return full
     return None
 

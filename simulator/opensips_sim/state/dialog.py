@@ -10,6 +10,7 @@ Scenario section ``dialog`` (every key optional)::
     {
       "hash_size": 4096,
       "default_timeout": 900,          # seconds from start to timeout for new dialogs
+      "bye_seconds": 5,                # an ended dialog stays listed (state 5) this long
       "profiles": {"inbound": {"has_value": false}, "caller": {"has_value": true}},
       "dialogs": [DIALOG, ...],
       "generate": {"count": 50000, "users": 1000, "profiles": {"inbound": "",
@@ -30,6 +31,11 @@ Scenario section ``dialog`` (every key optional)::
 States: 1 unconfirmed, 2 early, 3 confirmed (not acked), 4 confirmed, 5 deleted. Early
 dialogs (1, 2) have no start time and no timeout yet, as in OpenSIPS. A dialog whose
 timeout passes is removed and counted in ``dialog:expired_dialogs``.
+
+A dialog ended by MI (``dlg_end_dlg``, ``profile_end_dlgs``) leaves its profiles and the
+active count at once but stays listed in state 5 until its BYE transactions end, as on a real
+3.6.8 (``dual_bye_event`` then the last ``unref_dlg``): ``bye_seconds`` (default 5, the lab's
+``tm`` ``fr_timeout``), then it disappears.
 """
 
 from __future__ import annotations
@@ -126,6 +132,7 @@ class DialogState(StatePart):
     def _clear(self) -> None:
         self.hash_size = 4096
         self.default_timeout = 43200
+        self.bye_seconds = 5.0
         self.profiles: dict[str, Profile] = {}
         self._table: dict[tuple[int, int], Dialog] = {}
         self._order: list[tuple[int, int]] = []
@@ -137,6 +144,7 @@ class DialogState(StatePart):
         self._state_counts = [0] * 6
         self._timeouts: list[tuple[int, int, int]] = []
         self._ends: list[tuple[float, int, int]] = []
+        self._byes: list[tuple[float, int, int]] = []
         self._motion: dict[str, Any] | None = None
         self._next_call = 0.0
         self._bulk = False
@@ -148,6 +156,7 @@ class DialogState(StatePart):
         self._clear()
         self.hash_size = int(section.get("hash_size", 4096))
         self.default_timeout = int(section.get("default_timeout", 43200))
+        self.bye_seconds = float(section.get("bye_seconds", 5))
         for name, spec in section.get("profiles", {}).items():
             self.profiles[name] = Profile(
                 name=name,
@@ -295,6 +304,21 @@ class DialogState(StatePart):
             self._uncount(name, value)
         self._state_counts[dialog.state] -= 1
         dialog.state = STATE_DELETED
+
+    def end(self, dialog: Dialog) -> None:
+        """End a dialog by MI: BYEs sent, state 5, out of its profiles and of the active
+        count at once; it stays listed until its BYE transactions end (``bye_seconds``)."""
+        if dialog.state != STATE_DELETED:
+            for name, value in dialog.profiles:
+                self._uncount(name, value)
+            dialog.profiles = []
+            self._state_counts[dialog.state] -= 1
+            dialog.state = STATE_DELETED
+            self._state_counts[STATE_DELETED] += 1
+        if self.bye_seconds <= 0:
+            self.remove(dialog)
+            return
+        heapq.heappush(self._byes, (self.world.clock.now() + self.bye_seconds, *dialog.sort_key))
 
     def __len__(self) -> int:
         return len(self._order)
@@ -449,16 +473,25 @@ class DialogState(StatePart):
         """Start and end calls of the lively motion, then expire timed-out dialogs."""
         if self._motion:
             self._move(now)
+        while self._byes and self._byes[0][0] <= now:
+            _at, h_entry, seq = heapq.heappop(self._byes)
+            dialog = self._table.get((h_entry, seq))
+            if dialog is not None:
+                self.remove(dialog)
         while self._ends and self._ends[0][0] <= now:
             _at, h_entry, seq = heapq.heappop(self._ends)
             dialog = self._table.get((h_entry, seq))
-            if dialog is not None:
+            if dialog is not None and dialog.state != STATE_DELETED:
                 self._count_transaction(1)
                 self.remove(dialog)
         while self._timeouts and self._timeouts[0][0] <= now:
             timeout, h_entry, seq = heapq.heappop(self._timeouts)
             dialog = self._table.get((h_entry, seq))
-            if dialog is not None and dialog.timeout_ts == timeout:
+            if (
+                dialog is not None
+                and dialog.timeout_ts == timeout
+                and dialog.state != STATE_DELETED
+            ):
                 self.remove(dialog)
                 self.world.counters.incr("dialog:expired_dialogs")
 

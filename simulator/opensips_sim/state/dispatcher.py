@@ -15,7 +15,9 @@ Scenario section ``"dispatcher"`` (every key optional; absent section = no parti
                "description": "ds dst A",   # shown by ds_list full=1 when non-empty
                "socket": "udp:127.0.0.1:5060",          # optional
                "resolved_addresses": ["127.0.0.1:5081"],  # default: host:port of the URI
-               "first_hit_counter": 0}]}]}],
+               "first_hit_counter": 0,
+               "failure_count": 0}]}]}],    # "p" failures counted so far
+      "probing_threshold": 3,              # failures before "p" makes a destination Probing
       "flap": {"uri": "sip:127.0.0.1:5082", "set": 1,
                "partition": "default", "period": 20}   # lively: cycles the destination
     }
@@ -25,6 +27,12 @@ keeping the runtime state of destinations that still exist unless ``inherit_stat
 no (as OpenSIPS 3.6 does). ``flap`` cycles one destination Active -> Probing -> Inactive,
 one phase per ``period`` seconds of the world clock, from a phase offset drawn from the
 world's seeded random source at load time.
+
+``ds_set_state`` follows ``_ds_set_state`` (modules/dispatcher/dispatch.c, 3.6.8): state
+``p`` on an active destination only counts a failure and the destination turns Probing when
+the count reaches ``probing_threshold`` (module default 3); ``p`` on an inactive destination
+sets nothing Probing, but its second half (clear the Inactive flag) still runs, so it ends
+Active. ``a`` and ``i`` keep the failure count.
 """
 
 from __future__ import annotations
@@ -55,6 +63,7 @@ class Destination:
     socket: str | None = None
     resolved_addresses: list[str] = field(default_factory=list)
     first_hit_counter: int = 0
+    failure_count: int = 0
 
     def to_json(self) -> dict[str, Any]:
         """The scenario-schema form of this destination."""
@@ -67,6 +76,8 @@ class Destination:
             "resolved_addresses": list(self.resolved_addresses),
             "first_hit_counter": self.first_hit_counter,
         }
+        if self.failure_count:
+            out["failure_count"] = self.failure_count
         if self.attrs is not None:
             out["attrs"] = self.attrs
         if self.socket is not None:
@@ -138,6 +149,7 @@ def _destination(raw: Mapping[str, Any]) -> Destination:
         resolved_addresses=[str(a) for a in raw.get("resolved_addresses", [])]
         or resolved_from_uri(uri),
         first_hit_counter=int(raw.get("first_hit_counter", 0)),
+        failure_count=int(raw.get("failure_count", 0)),
     )
 
 
@@ -165,12 +177,14 @@ class DispatcherState(StatePart):
         self._db: list[Partition] = []
         self.partitions: list[Partition] = []
         self.flap: Flap | None = None
+        self.probing_threshold = 3
 
     def load(self, section: Mapping[str, Any]) -> None:
         """Replace database and runtime view with the scenario section."""
         self._db = _partitions(section)
         self.partitions = copy.deepcopy(self._db)
         self.flap = None
+        self.probing_threshold = int(section.get("probing_threshold", 3))
         raw_flap = section.get("flap")
         if raw_flap:
             period = float(raw_flap.get("period", 20))
@@ -197,6 +211,21 @@ class DispatcherState(StatePart):
             return None
         low = uri.lower()
         return next((d for d in ds_set.destinations if d.uri.lower() == low), None)
+
+    def set_state(self, dest: Destination, wanted: DsState) -> None:
+        """``ds_set_state`` from MI: ``a`` clears Inactive and Probing; ``i`` sets Inactive
+        (clears Probing); ``p`` counts a failure and sets Probing only at the threshold
+        (ignored on an inactive destination), then clears Inactive."""
+        if wanted != "probing":
+            dest.state = wanted
+            return
+        if dest.state != "inactive":
+            dest.failure_count += 1
+            if dest.failure_count >= self.probing_threshold:
+                dest.failure_count = self.probing_threshold
+                dest.state = "probing"
+            return
+        dest.state = "active"
 
     def reload(self, names: list[str], *, inherit_state: bool) -> None:
         """Rebuild the named partitions from the database (``ds_reload``)."""

@@ -246,6 +246,7 @@ class UsrlocState(StatePart):
             existing.methods = methods
             existing.callid = MI_CALLID
             existing.user_agent = MI_USER_AGENT
+            existing.socket = ""  # mem_update_ucontact copies ul_add's empty socket
             if expires:
                 heapq.heappush(self._expiry, (expires, aor, existing.contact_id))
             record = self._records[aor]
@@ -261,6 +262,7 @@ class UsrlocState(StatePart):
                 callid=MI_CALLID,
                 cseq=1,
                 user_agent=MI_USER_AGENT,
+                socket="",  # ul_add gives no socket: no "Socket" key, as on a real 3.6.8
                 flags=flags,
                 cflags=cflags,
                 methods=methods,

@@ -39,7 +39,7 @@ from .clock import Clock
 from .faults import FaultRule
 from .simulator import Settings, Simulator
 from .state.clusterer import ClustererState
-from .state.dialog import DialogState
+from .state.dialog import STATE_DELETED, DialogState
 from .state.usrloc import UsrlocState
 from .wire import WireServer
 from .world import World
@@ -317,6 +317,7 @@ class SimulatedCluster:
         dialogs = world.get(DialogState)
         _watch(dialogs, "create", lambda d, *a, **k: self._touch(node, callid=d.callid))
         _watch(dialogs, "remove", lambda _r, d, *a, **k: self._touch(node, callid=d.callid))
+        _watch(dialogs, "end", lambda _r, d, *a, **k: self._touch(node, callid=d.callid))
         usrloc = world.get(UsrlocState)
         _watch(usrloc, "_insert", lambda _r, aor, *a, **k: self._touch(node, aor=aor))
         _watch(usrloc, "_drop_aor", lambda _r, aor, *a, **k: self._touch(node, aor=aor))
@@ -432,6 +433,8 @@ def _copy_dialogs(source: World, target: World, callid: str) -> None:
     for dialog in list(dst._by_callid.get(callid, ())):
         dst.remove(dialog)
     for dialog in src._by_callid.get(callid, ()):
+        if dialog.state == STATE_DELETED:
+            continue  # ended: peers drop their copy at once (replicate_dialog_deleted)
         replica = dst.create(
             callid=dialog.callid,
             from_uri=dialog.from_uri,

@@ -22,6 +22,7 @@ See lab/README.md.
 from __future__ import annotations
 
 import argparse
+import fcntl
 import hashlib
 import json
 import os
@@ -341,6 +342,19 @@ def _build(src: Path, version: str) -> Install:
     if done is not None:
         log(f"using the cached build {prefix}")
         return done
+    cache_root().mkdir(parents=True, exist_ok=True)
+    with (cache_root() / f"build-{prefix.name}.lock").open("w") as lock:
+        # one build per source at a time: a second `make lab` waits, then reuses it
+        log(f"waiting for the build lock of {prefix.name}")
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        done = _installed(prefix)
+        if done is not None:
+            log(f"using the build {prefix} another run just finished")
+            return done
+        return _build_locked(src, version, prefix)
+
+
+def _build_locked(src: Path, version: str, prefix: Path) -> Install:
     if src.is_dir():
         tree = src
     else:

@@ -42,6 +42,7 @@ typecheck: $(STAMP)
 
 pytest: $(STAMP)
 	HYPOTHESIS_PROFILE=$(PROFILE) $(BIN)/python -m pytest tests conformance
+	MI_TEST_LOOP=uvloop $(BIN)/python -m pytest tests/mi
 
 test: lint typecheck pytest
 

@@ -13,6 +13,7 @@ import anyio
 
 from opensips_mcp import __version__
 from opensips_mcp.audit import AuditError, AuditLog, format_record, read_records
+from opensips_mcp.eventloop import anyio_backend_options
 from opensips_mcp.gate import Role
 from opensips_mcp.settings import Settings, SettingsError, env_name, load_settings
 from opensips_mcp.tokens import TokenFileError, TokenStore, add_token, load_tokens, remove_token
@@ -281,7 +282,7 @@ def _serve(args: argparse.Namespace) -> int:
             raise CLIError(f"setting 'tokens_file': {exc}") from None
         tokens = TokenStore(entries)
         try:
-            anyio.run(serve_http, settings, tokens)
+            anyio.run(serve_http, settings, tokens, backend_options=anyio_backend_options())
         except StartupError as exc:
             raise CLIError(str(exc)) from None
         except ToolSelectionError as exc:
@@ -293,7 +294,7 @@ def _serve(args: argparse.Namespace) -> int:
         server = build_server(settings)
     except ToolSelectionError as exc:
         raise CLIError(f"setting 'toolsets'/'tools': {exc}") from None
-    anyio.run(server.run_stdio_async)
+    anyio.run(server.run_stdio_async, backend_options=anyio_backend_options())
     return 0
 
 

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import socket
 import threading
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
 from typing import Any
 
 import pytest
@@ -24,6 +25,21 @@ FAST: dict[str, Any] = {
 }
 
 ServerFactory = Callable[..., Awaitable[RawMIServer]]
+
+MI_TEST_LOOP = os.environ.get("MI_TEST_LOOP", "asyncio")
+"""Event loop of these tests: ``asyncio`` (default) or ``uvloop`` (``MI_TEST_LOOP=uvloop``)."""
+
+
+def pytest_asyncio_loop_factories(config: Any, item: Any) -> Mapping[str, Any]:
+    """Run the MI tests on uvloop when ``MI_TEST_LOOP=uvloop`` (pytest-asyncio hook)."""
+    if MI_TEST_LOOP == "asyncio":
+        return {"asyncio": asyncio.new_event_loop}
+    if MI_TEST_LOOP != "uvloop":
+        raise pytest.UsageError(f"MI_TEST_LOOP must be asyncio or uvloop, not {MI_TEST_LOOP!r}")
+    uvloop = pytest.importorskip("uvloop")
+    return {"uvloop": uvloop.new_event_loop}
+
+
 ClientFactory = Callable[..., MIClient]
 
 
@@ -67,7 +83,7 @@ def threaded_server() -> Iterator[RawMIServer]:
     its own thread it sees most such splits as separate chunks.
     """
     ready = threading.Event()
-    loop = asyncio.new_event_loop()
+    loop = asyncio.new_event_loop()  # the server's loop: plain asyncio, whatever the client's
     server = RawMIServer(answer_ok)
 
     def serve() -> None:

@@ -14,7 +14,7 @@ import socket
 import struct
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 _REASONS = {200: "OK", 202: "Accepted", 400: "Bad Request", 404: "Not Found", 500: "Server Error"}
 
@@ -119,8 +119,7 @@ class _Connection(asyncio.Protocol):
         self._worker: asyncio.Task[None] | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self.transport = transport
+        self.transport = cast(asyncio.Transport, transport)  # uvloop's is no subclass
         self._worker = asyncio.get_running_loop().create_task(self._serve())
         self.server._tasks.add(self._worker)
 

@@ -1,4 +1,5 @@
-"""Async client for the OpenSIPS Management Interface (JSON-RPC 2.0 over HTTP, ``mi_http``).
+"""Async client for the OpenSIPS Management Interface: JSON-RPC 2.0 over ``mi_http``,
+``mi_fifo`` or ``mi_datagram`` (UDP or a unix socket), chosen by the URL scheme.
 
 Usage::
 
@@ -45,6 +46,7 @@ Errors::
      ├── MIOutcomeUnknown        a write was sent once, no usable answer: may have been
      │                           applied; check state before retrying  .cause, .status
      ├── MIProtocolError         a read's reply was not JSON / not JSON-RPC / wrong id  .cause
+     ├── MIRequestTooLarge       larger than the transport carries (fifo, datagram); not sent
      ├── MIHTTPError             HTTP status other than 200: 3xx/4xx at any level (an answer,
      │                           not retried); 5xx for reads (not re-sent)  .status
      └── MICommandError          JSON-RPC error object (an answer)  .code, .message, .data
@@ -74,6 +76,7 @@ from opensips_mcp.mi.errors import (
     MIInvalidParams,
     MIOutcomeUnknown,
     MIProtocolError,
+    MIRequestTooLarge,
     MITimeoutError,
 )
 from opensips_mcp.mi.jsonrpc import Params
@@ -89,6 +92,7 @@ __all__ = [
     "MIInvalidParams",
     "MIOutcomeUnknown",
     "MIProtocolError",
+    "MIRequestTooLarge",
     "MIResponse",
     "MISettings",
     "MITimeoutError",

@@ -17,12 +17,13 @@ from opensips_mcp.mi.errors import (
     MIHTTPError,
     MIOutcomeUnknown,
     MIProtocolError,
+    MIRequestTooLarge,
     MITimeoutError,
     command_error,
 )
-from opensips_mcp.mi.exchange import AttemptFailed, Exchange, StatusAnswer
 from opensips_mcp.mi.jsonrpc import IdSequence, Params, ReplyError, encode_request
 from opensips_mcp.mi.settings import MISettings
+from opensips_mcp.mi.transport import AttemptFailed, StatusAnswer, open_transport
 
 __all__ = ["MIClient", "MIResponse"]
 
@@ -42,7 +43,10 @@ class MIResponse:
 
 
 class MIClient:
-    """Async JSON-RPC client for the OpenSIPS MI endpoint (``mi_http``).
+    """Async JSON-RPC client for the OpenSIPS MI (``mi_http``, ``mi_fifo``, ``mi_datagram``).
+
+    The transport is chosen by the scheme of ``settings.url`` (see `MISettings`); the
+    retry and outcome rules below are the same for every transport.
 
     Safe to share between tasks. Use as ``async with MIClient(settings) as mi`` or call
     `close` when done. ``rng`` is the random source of the backoff jitter.
@@ -52,7 +56,7 @@ class MIClient:
         self.settings = settings
         self._rng: UniformSource = rng if rng is not None else random.Random()
         self._ids = IdSequence()
-        self._exchange = Exchange(settings)
+        self._exchange = open_transport(settings)
 
     async def __aenter__(self) -> Self:
         return self
@@ -107,6 +111,17 @@ class MIClient:
                 await asyncio.sleep(delay)
             request_id = self._ids.next()
             body = encode_request(method, params, request_id)
+            limit = self._exchange.max_request_size
+            if limit is not None and len(body) > limit:
+                raise MIRequestTooLarge(
+                    f"{method}: request of {len(body)} bytes exceeds the {limit}-byte limit "
+                    f"of the MI transport ({settings.url.split(':', 1)[0]}); nothing was sent. "
+                    "Use mi_http for requests this large, or send smaller parameters.",
+                    method=method,
+                    attempts=sent,
+                    size=len(body),
+                    limit=limit,
+                )
             try:
                 answer = await self._exchange.send(body, request_id, deadline)
             except AttemptFailed as failure:

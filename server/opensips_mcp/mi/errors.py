@@ -20,6 +20,7 @@ __all__ = [
     "MIInvalidParams",
     "MIOutcomeUnknown",
     "MIProtocolError",
+    "MIRequestTooLarge",
     "MITimeoutError",
 ]
 
@@ -100,6 +101,19 @@ class MIProtocolError(MIError):
     def __init__(self, message: str, *, method: str, attempts: int, cause: str) -> None:
         super().__init__(message, method=method, attempts=attempts)
         self.cause = cause
+
+
+class MIRequestTooLarge(MIError):
+    """The request is larger than the transport can carry in one piece; nothing was sent.
+
+    ``mi_fifo`` reads at most 4096 bytes per request and ``mi_datagram`` one datagram of
+    at most 65457 bytes; ``mi_http`` has no such limit. ``size`` and ``limit`` are bytes.
+    """
+
+    def __init__(self, message: str, *, method: str, attempts: int, size: int, limit: int) -> None:
+        super().__init__(message, method=method, attempts=attempts)
+        self.size = size
+        self.limit = limit
 
 
 class MIHTTPError(MIError):

@@ -6,10 +6,21 @@ from dataclasses import dataclass
 
 __all__ = ["MISettings"]
 
+_SCHEMES = ("http://", "https://", "fifo://", "udp://", "unix://")
+
 
 @dataclass(frozen=True, slots=True)
 class MISettings:
     """Where the MI endpoint is and how patiently to talk to it.
+
+    ``url`` picks the transport by its scheme:
+
+    * ``http://host:port/path``, ``https://...``: ``mi_http`` (`opensips_mcp.mi.http`);
+    * ``fifo:///path/to/opensips_fifo``: ``mi_fifo`` (`opensips_mcp.mi.fifo`); the query
+      ``?reply_dir=/dir/`` names the module's ``reply_dir`` (default ``/tmp/``), where a
+      reply FIFO is created per call and removed afterwards;
+    * ``udp://host:port`` or ``unix:///path/to/socket``: ``mi_datagram``
+      (`opensips_mcp.mi.datagram`).
 
     All durations are in seconds. Nothing here is read from the environment: the entry
     point builds this object and hands it to `MIClient`.
@@ -48,8 +59,10 @@ class MISettings:
     keepalive_timeout: float = 15.0
 
     def __post_init__(self) -> None:
-        if not self.url.startswith(("http://", "https://")):
-            raise ValueError(f"MI url must be http:// or https://, got {self.url!r}")
+        if not self.url.lower().startswith(_SCHEMES):
+            raise ValueError(
+                f"MI url must start with one of {', '.join(_SCHEMES)}, got {self.url!r}"
+            )
         positive = {
             "connect_timeout": self.connect_timeout,
             "pool_timeout": self.pool_timeout,

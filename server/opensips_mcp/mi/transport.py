@@ -1,0 +1,107 @@
+"""The transport interface under `MIClient`: one request/reply exchange, three results.
+
+Every transport (``mi_http``, ``mi_fifo``, ``mi_datagram``) implements `Transport` and
+tells apart the three results the retry rules of `MIClient.call` depend on:
+
+* an answer (JSON-RPC result or error, or an HTTP 3xx/4xx status): returned;
+* not sent (no slot in time, could not connect, nothing written): `AttemptFailed` with
+  ``sent=False``; safe to retry at any level;
+* sent, then no usable answer: `AttemptFailed` with ``sent=True``; the request may have
+  been applied.
+
+The rules themselves (what is retried, what becomes `MIOutcomeUnknown`) live in one
+place, `MIClient.call`, and hold for every transport. A transport's only duty is to
+decide "sent" conservatively (when in doubt, sent) and to put each request on the wire
+in a single write (one ``write``/``send`` call), so that a refused write means nothing
+left. Each transport's docstring states when its requests count as sent.
+
+`open_transport` picks the transport from the URL scheme of `MISettings.url`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+from opensips_mcp.mi.jsonrpc import ReplyError, ReplyProblem, ReplyResult, decode_reply
+from opensips_mcp.mi.settings import MISettings
+
+__all__ = [
+    "Answer",
+    "AttemptFailed",
+    "StatusAnswer",
+    "Transport",
+    "decode_or_fail",
+    "open_transport",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class StatusAnswer:
+    """A 3xx/4xx HTTP reply: the server refused the request (it did not run it)."""
+
+    status: int
+
+
+Answer = ReplyResult | ReplyError | StatusAnswer
+
+
+class AttemptFailed(Exception):
+    """One attempt got no answer.
+
+    ``sent`` tells whether the request may have reached the server; ``cause`` says what
+    happened (the names used by the public errors); ``status`` is the HTTP status for
+    ``http_5xx``/``http_status``.
+    """
+
+    def __init__(self, cause: str, *, sent: bool, status: int | None = None) -> None:
+        super().__init__(cause if status is None else f"{cause} ({status})")
+        self.cause = cause
+        self.sent = sent
+        self.status = status
+
+
+class Transport(Protocol):
+    """One way of carrying MI requests to OpenSIPS and their replies back."""
+
+    max_request_size: int | None
+    """Largest request body (bytes) the server can take in one piece, None if unbounded."""
+
+    async def send(self, body: bytes, request_id: int, deadline: float) -> Answer:
+        """Send one JSON-RPC request ``body`` and return its answer, or raise `AttemptFailed`.
+
+        ``deadline`` is a `loop.time()` value; nothing runs past it (cause ``"deadline"``).
+        At most ``settings.max_in_flight`` requests are in flight at once; waiting longer
+        than ``settings.pool_timeout`` for a turn is ``"pool_timeout"`` (not sent).
+        """
+        ...
+
+    async def close(self) -> None:
+        """Release every socket, pipe and file. Later sends raise `RuntimeError`."""
+        ...
+
+
+def decode_or_fail(payload: bytes, request_id: int) -> ReplyResult | ReplyError:
+    """Decode a reply body; a body that is no reply to this request is a sent failure."""
+    try:
+        return decode_reply(payload, request_id)
+    except ReplyProblem as exc:
+        raise AttemptFailed(exc.kind, sent=True) from exc
+
+
+def open_transport(settings: MISettings) -> Transport:
+    """The transport for ``settings.url``'s scheme (see `MISettings` for the URL forms)."""
+    scheme = settings.url.split(":", 1)[0].lower()
+    if scheme in ("http", "https"):
+        from opensips_mcp.mi.http import HTTPTransport
+
+        return HTTPTransport(settings)
+    if scheme == "fifo":
+        from opensips_mcp.mi.fifo import FIFOTransport
+
+        return FIFOTransport(settings)
+    if scheme in ("udp", "unix"):
+        from opensips_mcp.mi.datagram import DatagramTransport
+
+        return DatagramTransport(settings)
+    raise ValueError(f"no MI transport for {settings.url!r}")

@@ -3,6 +3,8 @@
     opensips-sim --host 127.0.0.1 --port 8888 --scenario lively --seed 1 [--faults FILE]
                  [--no-quirks] [--idle-timeout 30] [--frozen-clock EPOCH] [--banner]
                  [--nodes N]
+    opensips-sim proxy --upstream URL ...     (fault proxy before a real OpenSIPS)
+    opensips-sim snapshot --mi-url URL -o F   (a live OpenSIPS as a scenario)
 
 Prints ``opensips-sim listening on http://HOST:PORT/mi`` (port 0 picks a free one) and, with
 ``--banner``, how to point the MCP server, Claude Desktop and the MCP Inspector at it.
@@ -21,7 +23,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from . import __version__, scenarios
+from . import __version__, scenarios, subcommands
 from .clock import Clock
 from .cluster import SimulatedCluster
 from .faults import FaultError, load_rules_file
@@ -193,8 +195,11 @@ async def serve(args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Console entry point."""
-    args = build_parser().parse_args(argv)
+    """Console entry point (``proxy`` and ``snapshot``: see ``subcommands.py``)."""
+    words = list(sys.argv[1:] if argv is None else argv)
+    if words and words[0] in subcommands.COMMANDS:
+        return subcommands.main(words)
+    args = build_parser().parse_args(words)
     try:
         return asyncio.run(serve(args))
     except (scenarios.ScenarioError, FaultError, OSError, ValueError) as exc:

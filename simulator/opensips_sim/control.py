@@ -82,7 +82,7 @@ async def _reset(sim: Simulator, query: dict[str, list[str]], body: bytes) -> An
     if seed is not None and not isinstance(seed, int):
         raise ControlError(400, "'seed' is an integer")
     async with sim.lock:
-        sim.reset(seed)
+        await sim.reset_async(seed)
         if options.get("journal"):
             sim.journal.clear()
         if options.get("faults"):
@@ -113,7 +113,7 @@ async def _post_scenario(sim: Simulator, query: dict[str, list[str]], body: byte
 
 async def _state(sim: Simulator, query: dict[str, list[str]], body: bytes) -> Answer:
     async with sim.lock:
-        return 200, sim.state()
+        return 200, await sim.read_state()
 
 
 async def _journal(sim: Simulator, query: dict[str, list[str]], body: bytes) -> Answer:

@@ -119,6 +119,14 @@ class Simulator:
             self.seed = seed
         self.load(self.scenario)
 
+    async def reset_async(self, seed: int | None = None) -> None:
+        """``POST /sim/reset``: :meth:`reset` (a fault proxy restores its upstream instead)."""
+        self.reset(seed)
+
+    async def read_state(self) -> dict[str, Any]:
+        """``GET /sim/state``: :meth:`state` (a fault proxy reads its upstream instead)."""
+        return self.state()
+
     def state(self) -> dict[str, Any]:
         """The whole state as JSON (after letting time pass)."""
         self.world.tick()

@@ -31,9 +31,10 @@ import httpx
 import pytest
 from anyio.from_thread import BlockingPortal
 from mcp import Client
-from mcp.types import CallToolResult
+from mcp.types import CallToolResult, ElicitResult
 
 from opensips_mcp.audit import AuditLog
+from opensips_mcp.confirm import ConfirmPolicy
 from opensips_mcp.gate import Role
 from opensips_mcp.server import OpenSIPSMCP, build_server
 from opensips_mcp.settings import Settings
@@ -295,7 +296,9 @@ class Harness:
     _sessions: dict[tuple[Role, str], McpSession] = field(default_factory=dict)
 
     def session(self, role: Role | str, profile: str = "patient") -> McpSession:
-        """A connected session as ``role``; ``profile`` is ``patient`` or ``faults`` (timeouts).
+        """A connected session as ``role``; ``profile`` is ``patient`` or ``faults`` (timeouts),
+        or ``declining``: ``--confirm destructive`` and a client whose user declines
+        every confirmation.
 
         Sessions are kept for the whole run: each has its own server, principal
         (``conformance-<role>-<profile>``) and audit file.
@@ -311,16 +314,23 @@ class Harness:
                 principal=f"conformance-{role.value}-{profile}",
                 audit_log=audit_path,
                 log_level="WARNING",
+                confirm=ConfirmPolicy.DESTRUCTIVE if profile == "declining" else ConfirmPolicy.NONE,
                 **timeouts,
             )
             server = build_server(settings, audit=AuditLog(audit_path))
+            elicit = _decline if profile == "declining" else None
             client = self.stack.enter_context(
-                self.portal.wrap_async_context_manager(Client(server))
+                self.portal.wrap_async_context_manager(Client(server, elicitation_callback=elicit))
             )
             tail = AuditTail(audit_path)
             tail.skip_to_end()
             self._sessions[key] = McpSession(role, server, client, tail, self.portal)
         return self._sessions[key]
+
+
+async def _decline(context: Any, params: Any) -> ElicitResult:
+    """The user of a ``declining`` session: says no to every confirmation."""
+    return ElicitResult(action="decline")
 
 
 def open_target(portal: BlockingPortal, stack: ExitStack) -> Target:

@@ -37,6 +37,7 @@ from conformance.strategies import (
     call_with_secrets,
     sendable,
 )
+from opensips_mcp.confirm import ConfirmPolicy
 from opensips_mcp.gate import Role
 from opensips_mcp.settings import Settings
 from opensips_mcp.tokens import TokenStore, add_token, load_tokens
@@ -126,6 +127,7 @@ def http_server(harness: Harness, target: Target) -> Iterator[HttpServer]:
         tokens_file=tokens_file,
         audit_log=audit_path,
         log_level="WARNING",
+        confirm=ConfirmPolicy.NONE,
         **PATIENT_MI,
     )
     store = TokenStore(load_tokens(tokens_file))

@@ -17,7 +17,12 @@ import pytest
 from hypothesis import example, given, note, settings
 from hypothesis import strategies as st
 
-from conformance.checks import check_permission, journal_level_within_role
+from conformance.checks import (
+    check_permission,
+    gated_call,
+    journal_level_within_role,
+    own_requests,
+)
 from conformance.harness import Harness, Target
 from conformance.oracle import ROLES, expect
 from conformance.profiles import scaled
@@ -110,3 +115,34 @@ def test_viewer_calls_never_change_the_state(
     note(f"the simulator saw: {[(e['method'], e['level']) for e in entries]}")
     journal_level_within_role("viewer", entries)
     assert control.state() == before, "a viewer's calls changed the simulator's state"
+
+
+@settings(max_examples=scaled(60))
+@given(call=st.one_of(any_call(QUIET_FACTS), carrier_call(QUIET_FACTS)))
+def test_a_declined_confirmation_sends_nothing(
+    harness: Harness, target: Target, call: MICall
+) -> None:
+    """With --confirm destructive and a user who declines: an admin's destructive or admin
+    call (a carried one included) is asked, declined and never sent, and its one audit
+    record says ``declined`` with the question; any other call behaves as without
+    confirmation."""
+    if target.is_external and not sendable(call):
+        return
+    exp = expect(call.command, call.params)
+    if exp.refusal is not None or not target.allow_writes:
+        return
+    control = target.control
+    if control is not None:
+        control.reset()
+    session = harness.session("admin", "declining")
+    if exp.level not in ("destructive", "admin"):
+        check_permission(session, control, call)
+        return
+    _, outcome, record, entries = gated_call(session, control, call)
+    assert outcome.code == "declined", f"expected declined, got {outcome.code or 'success'}"
+    assert (record["decision"], record["outcome"]) == ("allow", "declined")
+    assert record["confirmation"]["answer"] == "decline"
+    assert record["confirmation"]["question"]
+    if entries is not None:
+        assert own_requests(entries, exp.command) == [], "a declined call reached the target"
+        assert all(e["level"] in (None, "read") for e in entries), "only reads may be sent"

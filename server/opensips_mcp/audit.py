@@ -16,6 +16,9 @@ A record (all keys always present)::
      "mi_attempts": 1,                        # HTTP requests sent, summed over the calls
      "duration_ms": 3.2,
      "cancelled": false,                      # the client cancelled the call mid-way
+     "confirmation": null,                    # {"command", "question", "answer"} when the
+                                              # user was asked (--confirm); outcome
+                                              # "declined" when the answer was not yes
      "calls": [{...}, ...]}                   # every MI command gated, see below
 
 ``calls`` lists every MI command the tool call gated, in order (a typed tool may run
@@ -47,7 +50,7 @@ from typing import Any, Literal
 
 import anyio.to_thread
 
-Outcome = Literal["ok", "denied", "error", "unknown"]
+Outcome = Literal["ok", "denied", "error", "unknown", "declined"]
 DecisionText = Literal["allow", "deny"]
 
 REDACTED = "[redacted]"
@@ -142,6 +145,9 @@ class AuditRecord:
     cancelled: bool = False
     refused: bool = False
     """Refused before the tool ran (unknown tool, arguments failing its schema)."""
+    confirmation: dict[str, Any] | None = None
+    """The user's confirmation, when one was needed: ``{"command", "question", "answer"}``
+    (answer: accept, decline, cancel or unavailable)."""
 
     def as_json(self) -> dict[str, Any]:
         """The record as stored (see the module docstring)."""
@@ -167,6 +173,7 @@ class AuditRecord:
             "mi_attempts": sum(c.attempts for c in self.calls),
             "duration_ms": round(self.duration_ms, 3),
             "calls": [c.as_json() for c in self.calls],
+            "confirmation": self.confirmation,
         }
 
 

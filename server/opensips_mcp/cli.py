@@ -140,6 +140,15 @@ SERVE_OPTIONS: list[tuple[str, dict[str, Any]]] = [
             "help": "DEBUG, INFO, WARNING, ERROR (default INFO); logs go to stderr",
         },
     ),
+    (
+        "confirm",
+        {
+            "metavar": "WHAT",
+            "help": "ask the user (MCP elicitation) before sending: destructive (default: "
+            "destructive and admin recipes), admin (admin recipes only) or none; a client "
+            "that cannot ask is refused unless none",
+        },
+    ),
 ]
 
 

@@ -18,6 +18,8 @@ Clients and tests match the code; people read the rest. Codes:
 ``bad_response``      OpenSIPS answered something that is not a usable MI reply
 ``audit_failed``      the audit record of a write could not be stored
 ``internal_error``    a bug in this server (logged server-side; no details leak)
+``declined``          the user declined (or cancelled) the confirmation: nothing was sent
+``confirmation_unavailable`` the client cannot ask its user to confirm: nothing was sent
 ==================== ==================================================================
 
 Nothing else reaches the agent: no tracebacks, no exception text of other libraries.
@@ -69,6 +71,8 @@ class ErrorCode(StrEnum):
     BAD_RESPONSE = "bad_response"
     AUDIT_FAILED = "audit_failed"
     INTERNAL_ERROR = "internal_error"
+    DECLINED = "declined"
+    CONFIRMATION_UNAVAILABLE = "confirmation_unavailable"
 
 
 class MCPToolError(ToolError):

@@ -80,6 +80,8 @@ from opensips_mcp.catalog import (
     CatalogError,
     Resolution,
 )
+from opensips_mcp.confirm.ask import ConfirmationNeeded, action_digest, ask
+from opensips_mcp.confirm.effects import describe, instance_of
 from opensips_mcp.errors import ErrorCode, MCPToolError
 from opensips_mcp.gate import Principal, Role, decide
 from opensips_mcp.mi import MIClient, MIError, MISettings
@@ -208,7 +210,7 @@ class Runtime:
                 mcp_request_id = ctx.request_id
             except (AttributeError, LookupError, ValueError):
                 mcp_request_id = None
-        return ToolCall(self, tool, self.principal(), mcp_request_id)
+        return ToolCall(self, tool, self.principal(), mcp_request_id, ctx)
 
     async def record_rejected(self, ctx: Context[Any, Any] | None, tool: str, error: str) -> None:
         """Audit a tool call refused before the tool ran (an unknown tool, or arguments
@@ -274,10 +276,17 @@ class ToolCall:
     """
 
     def __init__(
-        self, runtime: Runtime, tool: str, principal: Principal, mcp_request_id: str | None
+        self,
+        runtime: Runtime,
+        tool: str,
+        principal: Principal,
+        mcp_request_id: str | None,
+        ctx: Context[Any, Any] | None = None,
     ) -> None:
         self.runtime = runtime
         self.principal = principal
+        self.ctx = ctx
+        self._confirmed: set[str] = set()
         self.record = AuditRecord(
             principal=principal.name,
             role=principal.role.value,
@@ -351,6 +360,8 @@ class ToolCall:
         if entry.aliases:
             live = await self.runtime._fetch_live(self)
             wire = self.runtime.catalog.wire_name(entry.name, live.names or frozenset())
+        if self.runtime.settings.confirm.requires(resolution.level):
+            await self._confirm(resolution, params)
         record = CallRecord(
             entry.name, _redact_resolved(params, resolution), resolution.level.value, "allow"
         )
@@ -381,6 +392,71 @@ class ToolCall:
             elapsed=resp.elapsed,
         )
 
+    async def _confirm(self, resolution: Resolution, params: MIParams) -> None:
+        """Ask the user to confirm this action (``--confirm``); raise unless the answer is yes.
+
+        The statement is computed from cheap reads of the live state (recorded as
+        internal calls). Nothing is sent when the answer is not yes.
+        """
+        shown = _redact_resolved(params, resolution)
+        digest = action_digest(self.principal.name, resolution.entry.name, shown)
+        if digest in self._confirmed:
+            return
+        question = await describe(
+            resolution, params, self._internal_read, instance_of(self.runtime.settings.mi_url)
+        )
+        answer = await ask(self.ctx, question, digest)
+        self.record.confirmation = {
+            "command": resolution.entry.name,
+            "question": question,
+            "answer": answer,
+        }
+        if answer == "accept":
+            self._confirmed.add(digest)
+            return
+        self.record.calls.append(
+            CallRecord(
+                resolution.entry.name,
+                shown,
+                resolution.level.value,
+                "allow",
+                "declined" if answer != "unavailable" else "denied",
+            )
+        )
+        if answer == "unavailable":
+            raise errors.tool_error(
+                ErrorCode.CONFIRMATION_UNAVAILABLE,
+                f"'{resolution.entry.name}' is a {resolution.level} action and this server asks "
+                "the user to confirm such actions, but this client cannot ask (it did not "
+                "declare the MCP elicitation capability). Nothing was sent. Use a client that "
+                "supports elicitation, or have the operator of this server start it with "
+                "--confirm none (or --confirm admin) if unconfirmed changes are acceptable.",
+            )
+        raise errors.tool_error(
+            ErrorCode.DECLINED,
+            f"the user {'declined' if answer == 'decline' else 'cancelled'} the confirmation "
+            f"of '{resolution.entry.name}': nothing was sent. Do not retry unless the user "
+            f"asks for it. The question was: {question}",
+        )
+
+    async def _internal_read(self, command: str, params: Mapping[str, Any]) -> Any:
+        """A read the server makes for its own needs (a confirmation statement): recorded
+        as an internal call; None when it fails."""
+        record = CallRecord(command, redact(params), AccessLevel.READ.value, "allow", internal=True)
+        self.record.calls.append(record)
+        wire = command
+        entry = self.runtime.catalog.get(command)
+        try:
+            if entry is not None and entry.aliases:
+                live = await self.runtime._fetch_live(self)
+                wire = self.runtime.catalog.wire_name(command, live.names or frozenset())
+            resp = await self.runtime.mi.call(wire, dict(params), level=AccessLevel.READ)
+        except MIError as exc:
+            record.attempts, record.outcome = exc.attempts, "error"
+            return None
+        record.attempts, record.outcome = resp.attempts, "ok"
+        return resp.result
+
     async def live_commands(self, *, refresh: bool = False) -> LiveCommands:
         """The live server's commands (cached; a fetch is recorded in this tool call)."""
         return await self.runtime._fetch_live(self, refresh=refresh)
@@ -395,11 +471,17 @@ class ToolCall:
         replacement: BaseException | None = None
         if exc is None:
             record.outcome = "ok"
+        elif isinstance(exc, ConfirmationNeeded):
+            # First round of a 2026-07-28 client: the question goes back as the result;
+            # the call is repeated with the answer, and that round is audited.
+            return
         elif isinstance(exc, MCPToolError):
             record.error = exc.code.value
             outcomes: dict[ErrorCode, Outcome] = {
                 ErrorCode.PERMISSION_DENIED: "denied",
                 ErrorCode.OUTCOME_UNKNOWN: "unknown",
+                ErrorCode.DECLINED: "declined",
+                ErrorCode.CONFIRMATION_UNAVAILABLE: "denied",
             }
             record.outcome = outcomes.get(exc.code, "error")
         elif isinstance(exc, ToolError):

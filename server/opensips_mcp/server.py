@@ -25,6 +25,8 @@ from pydantic import AnyHttpUrl, ValidationError
 from opensips_mcp import __version__
 from opensips_mcp.audit import AuditLog
 from opensips_mcp.catalog import load_catalog
+from opensips_mcp.confirm.ask import ConfirmationNeeded
+from opensips_mcp.confirm.listing import confirmation_note
 from opensips_mcp.errors import MCPToolError
 from opensips_mcp.gate import Role
 from opensips_mcp.prompts import register_prompts
@@ -98,6 +100,8 @@ class OpenSIPSMCP(MCPServer[None]):
         calls are audited by the runtime), so every tool call leaves one record."""
         try:
             return await super().call_tool(name, arguments, context)
+        except ConfirmationNeeded as pending:
+            return pending.result
         except ToolError as exc:
             rejected = _rejection(exc, name, self._tool_manager.get_tool(name) is None)
             if rejected is not None:
@@ -112,7 +116,11 @@ class OpenSIPSMCP(MCPServer[None]):
             spec = self.specs.get(tool.name)
             if spec is None or not self._listed(spec, role):
                 continue
-            listed.append(tool.model_copy(update={"annotations": spec.annotations(role)}))
+            update: dict[str, Any] = {"annotations": spec.annotations(role)}
+            note = confirmation_note(spec.level_for(role), self.runtime.settings.confirm)
+            if note:
+                update["description"] = f"{tool.description or ''}\n\n{note}".strip()
+            listed.append(tool.model_copy(update=update))
         return listed
 
 

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
+from opensips_mcp.confirm.policy import ConfirmPolicy
 from opensips_mcp.gate import Principal, Role
 
 Transport = Literal["stdio", "http"]
@@ -95,6 +96,8 @@ class Settings:
     mi_max_attempts: int = 3
     which_ttl: float = 30.0
     log_level: LogLevel = "INFO"
+    confirm: ConfirmPolicy = ConfirmPolicy.DESTRUCTIVE
+    """Which recipes need the user's yes (elicitation) before they are sent."""
     config: Path | None = None
 
     @property
@@ -261,6 +264,14 @@ def _log_level(value: Any) -> LogLevel:
     return levels[text]
 
 
+def _confirm(value: Any) -> ConfirmPolicy:
+    text = _text(value).lower()
+    try:
+        return ConfirmPolicy(text)
+    except ValueError:
+        raise ValueError(f"must be destructive, admin or none, got {value!r}") from None
+
+
 def _principal(value: Any) -> str:
     text = _text(value)
     if not text or len(text) > 64 or any(c.isspace() or not c.isprintable() for c in text):
@@ -288,6 +299,7 @@ PARSERS: dict[str, Parser] = {
     "mi_max_attempts": _positive_int,
     "which_ttl": _ttl,
     "log_level": _log_level,
+    "confirm": _confirm,
 }
 """Every setting name (as in the config file; ``--mi-url`` on the command line)."""
 

@@ -10,6 +10,7 @@ import pytest
 from aiohttp import web
 
 from opensips_mcp.audit import AuditLog
+from opensips_mcp.confirm import ConfirmPolicy
 from opensips_mcp.gate import Role
 from opensips_mcp.server import OpenSIPSMCP, build_server
 from opensips_mcp.settings import Settings
@@ -64,6 +65,7 @@ def make_server(fake_mi: FakeMI, audit_path: Path) -> ServerFactory:
             "mi_url": fake_mi.url,
             "role": Role(role),
             "audit_log": audit_path,
+            "confirm": ConfirmPolicy.NONE,  # tested in test_confirm.py
             **FAST_MI,
             **changes,
         }

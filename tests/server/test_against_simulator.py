@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from mcp import Client
 
+from opensips_mcp.confirm import ConfirmPolicy
 from opensips_mcp.gate import Role
 from opensips_mcp.server import OpenSIPSMCP, build_server
 from opensips_mcp.settings import Settings
@@ -36,6 +37,7 @@ def server_for(url: str, role: Role, tmp_path: Path) -> OpenSIPSMCP:
         "mi_url": url,
         "role": role,
         "audit_log": tmp_path / "audit.jsonl",
+        "confirm": ConfirmPolicy.NONE,  # tested in test_confirm.py
         **FAST_MI,
     }
     return build_server(Settings(**values))

@@ -36,6 +36,7 @@ FIELDS = {
     "mi_attempts",
     "duration_ms",
     "calls",
+    "confirmation",
 }
 
 

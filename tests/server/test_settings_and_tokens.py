@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from opensips_mcp.catalog import AccessLevel
+from opensips_mcp.confirm import ConfirmPolicy
 from opensips_mcp.gate import Principal, Role, decide
 from opensips_mcp.settings import PARSERS, SettingsError, load_settings
 from opensips_mcp.tokens import (
@@ -122,6 +123,7 @@ SAMPLES = {
     "mi_max_attempts": ("5", 5),
     "which_ttl": ("0", 0.0),
     "log_level": ("debug", "DEBUG"),
+    "confirm": ("None", ConfirmPolicy.NONE),
 }
 
 

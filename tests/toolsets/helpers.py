@@ -12,6 +12,7 @@ from mcp import Client
 from mcp.types import CallToolResult
 
 from opensips_mcp.catalog import AccessLevel, load_catalog
+from opensips_mcp.confirm import ConfirmPolicy
 from opensips_mcp.gate import Role
 from opensips_mcp.server import OpenSIPSMCP, build_server
 from opensips_mcp.settings import Settings
@@ -29,6 +30,7 @@ def server_for(sim: RunningSimulator, role: Role, audit_dir: Path, **changes: An
         "mi_url": sim.url,
         "role": role,
         "audit_log": audit_dir / f"audit-{role.value}.jsonl",
+        "confirm": ConfirmPolicy.NONE,  # confirmation is tested in tests/server/test_confirm.py
         **FAST_MI,
         **changes,
     }

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from opensips_mcp.confirm import ConfirmPolicy
 from opensips_mcp.gate import Role
 from opensips_mcp.server import OpenSIPSMCP, build_server
 from opensips_mcp.settings import Settings
@@ -46,6 +47,7 @@ def admin(lab_url: str, tmp_path: Path) -> OpenSIPSMCP:
         mi_url=lab_url,
         role=Role.ADMIN,
         audit_log=tmp_path / "audit.jsonl",
+        confirm=ConfirmPolicy.NONE,  # confirmation is tested in tests/server/test_confirm.py
         mi_connect_timeout=2.0,
         mi_read_timeout=20.0,
         mi_total_timeout=30.0,

@@ -1,0 +1,297 @@
+"""The same outcome rules over ``mi_fifo`` and ``mi_datagram`` (UDP and unix sockets)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import shutil
+import socket
+import tempfile
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from opensips_mcp.catalog.levels import AccessLevel
+from opensips_mcp.mi import (
+    MICommandNotFound,
+    MIConnectionError,
+    MIOutcomeUnknown,
+    MIRequestTooLarge,
+    MITimeoutError,
+)
+from opensips_mcp.mi.datagram import MAX_DATAGRAM
+from opensips_mcp.mi.fifo import MAX_FIFO_REQUEST
+
+from .conftest import ClientFactory
+from .fakestreams import FakeDatagramServer, FakeFIFOServer, FakeHandler, answer_ok, silent
+
+KINDS = ["fifo", "udp", "unix"]
+
+
+class Fake:
+    """A started fake server of one kind, with what it received."""
+
+    def __init__(self, kind: str, server: FakeFIFOServer | FakeDatagramServer) -> None:
+        self.kind = kind
+        self.server = server
+
+    @property
+    def url(self) -> str:
+        return self.server.url
+
+    @property
+    def requests(self) -> list[dict[str, Any]]:
+        return self.server.requests
+
+
+FakeFactory = Callable[..., Awaitable[Fake]]
+
+
+@pytest.fixture
+def short_dir() -> Iterator[Path]:
+    """A short private directory (unix socket paths are limited to 107 bytes)."""
+    path = Path(tempfile.mkdtemp(prefix="mi-t-", dir="/tmp"))
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+
+
+@pytest.fixture
+async def make_fake(short_dir: Path) -> AsyncIterator[FakeFactory]:
+    fakes: list[Fake] = []
+
+    async def make(kind: str, handler: FakeHandler = answer_ok) -> Fake:
+        server: FakeFIFOServer | FakeDatagramServer
+        if kind == "fifo":
+            server = FakeFIFOServer(short_dir, handler).start()
+        elif kind == "unix":
+            server = await FakeDatagramServer(handler, unix_path=short_dir / "mi.sock").start()
+        else:
+            server = await FakeDatagramServer(handler).start()
+        fake = Fake(kind, server)
+        fakes.append(fake)
+        return fake
+
+    yield make
+    for fake in fakes:
+        fake.server.stop()
+
+
+def error_reply(code: int, message: str) -> FakeHandler:
+    def handle(request: dict[str, Any]) -> bytes:
+        reply = {"jsonrpc": "2.0", "error": {"code": code, "message": message}}
+        return json.dumps({**reply, "id": request["id"]}).encode()
+
+    return handle
+
+
+@pytest.mark.parametrize("kind", KINDS)
+async def test_answer_comes_back_with_its_result(
+    kind: str, make_fake: FakeFactory, make_client: ClientFactory
+) -> None:
+    fake = await make_fake(kind)
+    mi = make_client(fake.url)
+
+    for _ in range(3):
+        resp = await mi.call("ds_set_state", {"state": "i", "group": 1}, level=AccessLevel.WRITE)
+        assert resp.result == "OK"
+        assert resp.attempts == 1
+
+    assert [r["method"] for r in fake.requests] == ["ds_set_state"] * 3
+    assert fake.requests[0]["params"] == {"state": "i", "group": 1}
+
+
+@pytest.mark.parametrize("kind", KINDS)
+async def test_jsonrpc_error_is_an_answer_and_is_not_resent(
+    kind: str, make_fake: FakeFactory, make_client: ClientFactory
+) -> None:
+    fake = await make_fake(kind, error_reply(-32601, "Method not found"))
+    mi = make_client(fake.url)
+
+    with pytest.raises(MICommandNotFound):
+        await mi.call("no_such", level=AccessLevel.READ)
+
+    assert len(fake.requests) == 1
+
+
+@pytest.mark.parametrize("level", [AccessLevel.WRITE, AccessLevel.DESTRUCTIVE, AccessLevel.ADMIN])
+@pytest.mark.parametrize("kind", KINDS)
+async def test_write_without_answer_is_sent_once_and_unknown(
+    kind: str, level: AccessLevel, make_fake: FakeFactory, make_client: ClientFactory
+) -> None:
+    fake = await make_fake(kind, silent)
+    mi = make_client(fake.url, read_timeout=0.2)
+
+    with pytest.raises(MIOutcomeUnknown) as caught:
+        await mi.call("dlg_end_dlg", {"dialog_id": "1"}, level=level)
+
+    assert caught.value.cause == "read_timeout"
+    assert caught.value.attempts == 1
+    assert len(fake.requests) == 1
+
+
+@pytest.mark.parametrize("kind", KINDS)
+async def test_read_without_answer_is_not_resent_either(
+    kind: str, make_fake: FakeFactory, make_client: ClientFactory
+) -> None:
+    fake = await make_fake(kind, silent)
+    mi = make_client(fake.url, read_timeout=0.2)
+
+    with pytest.raises(MITimeoutError):
+        await mi.call("uptime", level=AccessLevel.READ)
+
+    assert len(fake.requests) == 1
+
+
+@pytest.mark.parametrize("kind", ["udp", "unix"])
+async def test_unparsable_reply_to_a_write_is_unknown(
+    kind: str, make_fake: FakeFactory, make_client: ClientFactory
+) -> None:
+    fake = await make_fake(kind, lambda request: b"500 Internal error")
+    mi = make_client(fake.url)
+
+    with pytest.raises(MIOutcomeUnknown) as caught:
+        await mi.call("ds_reload", level=AccessLevel.WRITE)
+
+    assert caught.value.cause == "malformed"
+    assert len(fake.requests) == 1
+
+
+@pytest.mark.parametrize("level", [AccessLevel.READ, AccessLevel.WRITE])
+@pytest.mark.parametrize("kind", KINDS)
+async def test_nobody_listening_is_not_sent_and_retried_at_any_level(
+    kind: str, level: AccessLevel, short_dir: Path, make_client: ClientFactory
+) -> None:
+    if kind == "fifo":
+        os.mkfifo(short_dir / "opensips_fifo")  # a FIFO nobody reads: ENXIO
+        (short_dir / "replies").mkdir()
+        url = f"fifo://{short_dir}/opensips_fifo?reply_dir={short_dir}/replies"
+    elif kind == "unix":
+        url = f"unix://{short_dir}/absent.sock"
+    else:
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+            probe.bind(("127.0.0.1", 0))
+            port = probe.getsockname()[1]
+        url = f"udp://127.0.0.1:{port}"  # closed: ICMP port unreachable
+    mi = make_client(url, max_attempts=3, read_timeout=1.0)
+
+    with pytest.raises(MIConnectionError) as caught:
+        await asyncio.wait_for(mi.call("ds_reload", level=level), 2)
+
+    assert caught.value.cause == "refused"
+    assert caught.value.attempts == 0
+
+
+@pytest.mark.parametrize("kind", KINDS)
+async def test_request_larger_than_the_transport_carries_is_refused_unsent(
+    kind: str, make_fake: FakeFactory, make_client: ClientFactory
+) -> None:
+    fake = await make_fake(kind)
+    mi = make_client(fake.url)
+    limit = MAX_FIFO_REQUEST if kind == "fifo" else MAX_DATAGRAM
+
+    with pytest.raises(MIRequestTooLarge) as caught:
+        await mi.call("dp_translate", {"input": "x" * limit}, level=AccessLevel.WRITE)
+
+    assert caught.value.attempts == 0
+    assert caught.value.size > caught.value.limit
+    assert fake.requests == []
+    resp = await mi.call("dp_translate", {"input": "x" * 1000}, level=AccessLevel.WRITE)
+    assert resp.result == "OK"
+
+
+async def test_fifo_request_is_framed_with_a_private_reply_fifo_removed_afterwards(
+    make_fake: FakeFactory, make_client: ClientFactory
+) -> None:
+    fake = await make_fake("fifo")
+    server = fake.server
+    assert isinstance(server, FakeFIFOServer)
+    mi = make_client(fake.url)
+
+    await mi.call("uptime", level=AccessLevel.READ)
+    await mi.call("uptime", level=AccessLevel.READ)
+
+    name = server.reply_names[0]
+    assert server.frames[0].startswith(b":%s:{" % name.encode())
+    assert json.loads(server.frames[0][len(name) + 2 :]) == fake.requests[0]
+    assert not any(c in name for c in "./\\")  # mi_fifo refuses such names
+    assert server.reply_names[0] != server.reply_names[1]
+    assert list(server.reply_dir.iterdir()) == []
+
+
+async def test_fifo_reply_fifo_is_removed_after_a_timeout_too(
+    make_fake: FakeFactory, make_client: ClientFactory
+) -> None:
+    fake = await make_fake("fifo", silent)
+    server = fake.server
+    assert isinstance(server, FakeFIFOServer)
+    mi = make_client(fake.url, read_timeout=0.1)
+
+    with pytest.raises(MIOutcomeUnknown):
+        await mi.call("ds_reload", level=AccessLevel.WRITE)
+
+    assert list(server.reply_dir.iterdir()) == []
+
+
+@pytest.mark.parametrize("kind", ["udp", "unix"])
+async def test_late_reply_never_reaches_the_next_request(
+    kind: str, make_fake: FakeFactory, make_client: ClientFactory
+) -> None:
+    first = True
+
+    def hold_first(request: dict[str, Any]) -> bytes | None:
+        nonlocal first
+        if first:
+            first = False
+            return None
+        return answer_ok(request)
+
+    fake = await make_fake(kind, hold_first)
+    server = fake.server
+    assert isinstance(server, FakeDatagramServer)
+    mi = make_client(fake.url, read_timeout=0.1, pool_size=1, max_in_flight=1)
+    with pytest.raises(MIOutcomeUnknown):
+        await mi.call("ds_reload", level=AccessLevel.WRITE)
+    late = {"jsonrpc": "2.0", "result": "LATE", "id": fake.requests[0]["id"]}
+    server.send(json.dumps(late).encode(), server.senders[0])  # to the first socket
+
+    resp = await mi.call("uptime", level=AccessLevel.READ)
+
+    assert resp.result == "OK"
+    assert server.senders[0] != server.senders[1]
+
+
+async def test_unix_client_sockets_live_in_a_private_directory_removed_on_close(
+    make_fake: FakeFactory, make_client: ClientFactory
+) -> None:
+    fake = await make_fake("unix")
+    server = fake.server
+    assert isinstance(server, FakeDatagramServer)
+    mi = make_client(fake.url)
+
+    await mi.call("uptime", level=AccessLevel.READ)
+
+    directory = Path(server.senders[0]).parent
+    assert directory.stat().st_mode & 0o777 == 0o700
+    await mi.close()
+    assert not directory.exists()
+
+
+@pytest.mark.parametrize("kind", KINDS)
+async def test_concurrent_calls_each_get_their_own_answer(
+    kind: str, make_fake: FakeFactory, make_client: ClientFactory
+) -> None:
+    def echo(request: dict[str, Any]) -> bytes:
+        reply = {"jsonrpc": "2.0", "result": request["params"], "id": request["id"]}
+        return json.dumps(reply).encode()
+
+    fake = await make_fake(kind, echo)
+    mi = make_client(fake.url, max_in_flight=4, pool_size=4)
+
+    results = await asyncio.gather(
+        *(mi.call("echo", {"n": n}, level=AccessLevel.READ) for n in range(40))
+    )
+
+    assert [r.result for r in results] == [{"n": n} for n in range(40)]

@@ -25,6 +25,7 @@ from pydantic import AnyHttpUrl, ValidationError
 from opensips_mcp import __version__
 from opensips_mcp.audit import AuditLog
 from opensips_mcp.catalog import load_catalog
+from opensips_mcp.completions import register_completions
 from opensips_mcp.confirm.ask import ConfirmationNeeded
 from opensips_mcp.confirm.listing import confirmation_note
 from opensips_mcp.errors import MCPToolError
@@ -165,4 +166,5 @@ def build_server(
     server = OpenSIPSMCP(runtime, specs, log_level=settings.log_level, **auth_kwargs)
     register_resources(server, runtime)
     register_prompts(server)
+    register_completions(server, runtime)
     return server

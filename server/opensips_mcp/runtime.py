@@ -64,6 +64,7 @@ from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.exceptions import ToolError
 
 from opensips_mcp import errors
+from opensips_mcp.agent_log import SLOW_SECONDS, notify
 from opensips_mcp.audit import (
     AuditError,
     AuditLog,
@@ -375,6 +376,8 @@ class ToolCall:
             record.attempts = exc.attempts
             error = errors.from_mi_error(exc, None if entry.live_only else entry)
             record.outcome = "unknown" if error.code is ErrorCode.OUTCOME_UNKNOWN else "error"
+            if error.code is ErrorCode.OUTCOME_UNKNOWN:
+                await self._report_unknown(entry)
             raise error from None
         except Exception:
             self._in_flight = None
@@ -382,6 +385,7 @@ class ToolCall:
             raise
         self._in_flight = None
         record.attempts, record.outcome = resp.attempts, "ok"
+        await self._report_answer(entry.name, resp.tries, resp.elapsed)
         return MIResult(
             command=entry.name,
             sent_as=wire,
@@ -424,6 +428,13 @@ class ToolCall:
             )
         )
         if answer == "unavailable":
+            await notify(
+                self.ctx,
+                "warning",
+                f"'{resolution.entry.name}' was refused: it needs the user's confirmation and "
+                "this client cannot ask (no elicitation capability). Nothing was sent.",
+                command=resolution.entry.name,
+            )
             raise errors.tool_error(
                 ErrorCode.CONFIRMATION_UNAVAILABLE,
                 f"'{resolution.entry.name}' is a {resolution.level} action and this server asks "
@@ -432,6 +443,15 @@ class ToolCall:
                 "supports elicitation, or have the operator of this server start it with "
                 "--confirm none (or --confirm admin) if unconfirmed changes are acceptable.",
             )
+        await notify(
+            self.ctx,
+            "notice",
+            f"the user {'declined' if answer == 'decline' else 'cancelled'} the confirmation "
+            f"of '{resolution.entry.name}': nothing was sent.",
+            command=resolution.entry.name,
+            question=question,
+            answer=answer,
+        )
         raise errors.tool_error(
             ErrorCode.DECLINED,
             f"the user {'declined' if answer == 'decline' else 'cancelled'} the confirmation "
@@ -439,7 +459,45 @@ class ToolCall:
             f"asks for it. The question was: {question}",
         )
 
-    async def _internal_read(self, command: str, params: Mapping[str, Any]) -> Any:
+    async def _report_answer(self, command: str, tries: int, elapsed: float) -> None:
+        """Tell the agent (MCP logging) about a retried call or a slow answer."""
+        if tries > 1:
+            await notify(
+                self.ctx,
+                "info",
+                f"'{command}' was retried: answered on try {tries} (the earlier tries never "
+                "reached OpenSIPS, so nothing ran twice).",
+                command=command,
+                tries=tries,
+            )
+        if elapsed > SLOW_SECONDS:
+            await notify(
+                self.ctx,
+                "warning",
+                f"OpenSIPS took {elapsed:.1f} s to answer '{command}' "
+                f"(slow: more than {SLOW_SECONDS:.0f} s).",
+                command=command,
+                elapsed_seconds=round(elapsed, 3),
+            )
+
+    async def _report_unknown(self, entry: CatalogEntry) -> None:
+        """A write's outcome is unknown: tell the agent, naming the read that shows the
+        state (not run here: on a busy server it may be a large dump; the agent decides)."""
+        check = entry.check_after
+        advice = (
+            f"Read the state with '{check}' (mi_execute) before retrying anything."
+            if check
+            else "Read the state with a read command before retrying anything."
+        )
+        await notify(
+            self.ctx,
+            "warning",
+            f"'{entry.name}' was sent and no answer came: it may have been applied. {advice}",
+            command=entry.name,
+            check_with=check,
+        )
+
+    async def _internal_read(self, command: str, params: Mapping[str, Any] | None) -> Any:
         """A read the server makes for its own needs (a confirmation statement): recorded
         as an internal call; None when it fails."""
         record = CallRecord(command, redact(params), AccessLevel.READ.value, "allow", internal=True)
@@ -450,7 +508,8 @@ class ToolCall:
             if entry is not None and entry.aliases:
                 live = await self.runtime._fetch_live(self)
                 wire = self.runtime.catalog.wire_name(command, live.names or frozenset())
-            resp = await self.runtime.mi.call(wire, dict(params), level=AccessLevel.READ)
+            sent = dict(params) if params is not None else None
+            resp = await self.runtime.mi.call(wire, sent, level=AccessLevel.READ)
         except MIError as exc:
             record.attempts, record.outcome = exc.attempts, "error"
             return None

@@ -23,6 +23,7 @@ from mcp.types import Tool as MCPTool
 from pydantic import AnyHttpUrl, ValidationError
 
 from opensips_mcp import __version__
+from opensips_mcp.agent_log import register_logging
 from opensips_mcp.audit import AuditLog
 from opensips_mcp.catalog import load_catalog
 from opensips_mcp.completions import register_completions
@@ -167,4 +168,5 @@ def build_server(
     register_resources(server, runtime)
     register_prompts(server)
     register_completions(server, runtime)
+    register_logging(server)
     return server

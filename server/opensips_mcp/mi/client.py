@@ -40,6 +40,9 @@ class MIResponse:
     """HTTP requests sent for this call (each may have reached the server)."""
     elapsed: float
     """Seconds from the call to its answer, backoff included."""
+    tries: int = 1
+    """Tries made, the answered one included; those before it were never sent (a read or
+    write is re-tried only then), so ``tries`` > ``attempts`` means a retry."""
 
 
 class MIClient:
@@ -153,7 +156,7 @@ class MIClient:
                     answer.code, answer.message, answer.data, method=method, attempts=sent
                 )
             logger.debug("mi %s: ok in %.3fs after %d request(s)", method, elapsed, sent)
-            return MIResponse(result=answer.result, attempts=sent, elapsed=elapsed)
+            return MIResponse(result=answer.result, attempts=sent, elapsed=elapsed, tries=retry + 1)
         if last is None:
             # max_attempts >= 1 and every loop pass either returns, raises or sets last.
             raise AssertionError("no attempt was made")

@@ -148,6 +148,8 @@ class AuditRecord:
     confirmation: dict[str, Any] | None = None
     """The user's confirmation, when one was needed: ``{"command", "question", "answer"}``
     (answer: accept, decline, cancel or unavailable)."""
+    instance: str | None = None
+    """The OpenSIPS instance the call was for (its configured name)."""
 
     def as_json(self) -> dict[str, Any]:
         """The record as stored (see the module docstring)."""
@@ -161,6 +163,7 @@ class AuditRecord:
             "principal": self.principal,
             "role": self.role,
             "tool": self.tool,
+            "instance": self.instance,
             "command": first.command if first else None,
             "params": first.params if first else None,
             "level": _highest_level(levels),

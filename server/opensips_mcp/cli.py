@@ -134,6 +134,20 @@ SERVE_OPTIONS: list[tuple[str, dict[str, Any]]] = [
         },
     ),
     (
+        "default_instance",
+        {
+            "metavar": "NAME",
+            "help": "the instance a tool call without 'instance' goes to (default: the first)",
+        },
+    ),
+    (
+        "fleet_timeout",
+        {
+            "metavar": "SEC",
+            "help": "fleet tools: each instance's own deadline (default 5)",
+        },
+    ),
+    (
         "log_level",
         {
             "metavar": "LEVEL",
@@ -183,6 +197,16 @@ def build_parser() -> argparse.ArgumentParser:
         kwargs = dict(kwargs)
         kwargs["help"] = kwargs["help"] + _env(name)
         serve.add_argument("--" + name.replace("_", "-"), dest=name, default=None, **kwargs)
+    serve.add_argument(
+        "--instance",
+        dest="instances",
+        action="append",
+        default=None,
+        metavar="NAME=URL",
+        help="an OpenSIPS instance to manage (repeatable; --mi-url alone means one named "
+        "'default'; [instances.NAME] tables in --config add max_role, labels, "
+        "cluster_node_id)" + _env("instances"),
+    )
 
     token = sub.add_parser(
         "token",

@@ -20,6 +20,7 @@ Clients and tests match the code; people read the rest. Codes:
 ``internal_error``    a bug in this server (logged server-side; no details leak)
 ``declined``          the user declined (or cancelled) the confirmation: nothing was sent
 ``confirmation_unavailable`` the client cannot ask its user to confirm: nothing was sent
+``unknown_instance``  the ``instance`` argument names no configured OpenSIPS instance
 ==================== ==================================================================
 
 Nothing else reaches the agent: no tracebacks, no exception text of other libraries.
@@ -73,6 +74,7 @@ class ErrorCode(StrEnum):
     INTERNAL_ERROR = "internal_error"
     DECLINED = "declined"
     CONFIRMATION_UNAVAILABLE = "confirmation_unavailable"
+    UNKNOWN_INSTANCE = "unknown_instance"
 
 
 class MCPToolError(ToolError):

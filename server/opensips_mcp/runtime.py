@@ -54,6 +54,7 @@ import logging
 import time
 import uuid
 from collections.abc import Mapping, Sequence
+from contextvars import ContextVar
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any
@@ -85,6 +86,7 @@ from opensips_mcp.confirm.ask import ConfirmationNeeded, action_digest, ask
 from opensips_mcp.confirm.effects import describe, instance_of
 from opensips_mcp.errors import ErrorCode, MCPToolError
 from opensips_mcp.gate import Principal, Role, decide
+from opensips_mcp.instances import InstanceConfig
 from opensips_mcp.mi import MIClient, MIError, MISettings
 from opensips_mcp.settings import Settings
 from opensips_mcp.tokens import principal_from_access_token
@@ -92,6 +94,10 @@ from opensips_mcp.tokens import principal_from_access_token
 logger = logging.getLogger("opensips_mcp.runtime")
 
 MIParams = Mapping[str, Any] | Sequence[Any] | None
+
+CURRENT_INSTANCE: ContextVar[str | None] = ContextVar("opensips_mcp_instance", default=None)
+"""The ``instance`` argument of the tool call being run (set by the tool wrapper in
+:mod:`opensips_mcp.server`; ``None``: the default instance)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,8 +147,45 @@ def _cancelled_exc() -> type[BaseException]:
         return asyncio.CancelledError
 
 
+class Instance:
+    """One managed OpenSIPS instance: its configuration, MI client and live command cache."""
+
+    def __init__(self, config: InstanceConfig, mi_settings: MISettings) -> None:
+        self.config = config
+        self.mi_settings = mi_settings
+        self._mi: MIClient | None = None
+        self._live: LiveCommands | None = None
+        self._live_lock: asyncio.Lock | None = None
+
+    @property
+    def name(self) -> str:
+        """The instance's configured name."""
+        return self.config.name
+
+    def open(self) -> None:
+        """Create the MI client (no connection is made until the first call)."""
+        self._mi = MIClient(self.mi_settings)
+        self._live_lock = asyncio.Lock()
+        self._live = None
+
+    async def close(self) -> None:
+        """Close the MI client."""
+        if self._mi is not None:
+            mi, self._mi = self._mi, None
+            with anyio.CancelScope(shield=True):
+                await mi.close()
+
+    @property
+    def mi(self) -> MIClient:
+        """The MI client; only valid while the runtime is started."""
+        if self._mi is None:
+            raise RuntimeError("the runtime is not started")
+        return self._mi
+
+
 class Runtime:
-    """Per-process state shared by all tools: settings, catalog, MI client, audit log.
+    """Per-process state shared by all tools: settings, catalog, one MI client per
+    instance, audit log.
 
     Started and stopped by the server's lifespan (re-entrant: the in-memory transport
     runs the lifespan once per client connection).
@@ -152,46 +195,61 @@ class Runtime:
         self.settings = settings
         self.catalog = catalog
         self.audit = audit
-        self._mi: MIClient | None = None
         self._users = 0
-        self._live: LiveCommands | None = None
-        self._live_lock: asyncio.Lock | None = None
+        self.default_instance = settings.default_instance_name
+        self.instances: dict[str, Instance] = {
+            config.name: Instance(config, self._mi_settings_for(config))
+            for config in settings.fleet
+        }
 
-    @property
-    def mi_settings(self) -> MISettings:
-        """The MI client's settings, derived from :attr:`settings`."""
+    def _mi_settings_for(self, config: InstanceConfig) -> MISettings:
         s = self.settings
         return MISettings(
-            url=s.mi_url,
+            url=config.mi_url,
             connect_timeout=s.mi_connect_timeout,
             read_timeout=s.mi_read_timeout,
             total_timeout=s.mi_total_timeout,
             max_attempts=s.mi_max_attempts,
         )
 
+    @property
+    def mi_settings(self) -> MISettings:
+        """The default instance's MI client settings."""
+        return self.instances[self.default_instance].mi_settings
+
     async def start(self) -> None:
-        """Open the MI client (first user) and check the audit log is writable."""
+        """Open the MI clients (first user) and check the audit log is writable."""
         if self._users == 0:
             self.audit.prepare()
-            self._mi = MIClient(self.mi_settings)
-            self._live_lock = asyncio.Lock()
-            self._live = None
+            for instance in self.instances.values():
+                instance.open()
         self._users += 1
 
     async def stop(self) -> None:
-        """Close the MI client when the last user stops."""
+        """Close the MI clients when the last user stops."""
         self._users -= 1
-        if self._users == 0 and self._mi is not None:
-            mi, self._mi = self._mi, None
-            with anyio.CancelScope(shield=True):
-                await mi.close()
+        if self._users == 0:
+            for instance in self.instances.values():
+                await instance.close()
 
     @property
     def mi(self) -> MIClient:
-        """The MI client; only valid between :meth:`start` and :meth:`stop`."""
-        if self._mi is None:
-            raise RuntimeError("the runtime is not started")
-        return self._mi
+        """The default instance's MI client; only valid between :meth:`start` and
+        :meth:`stop`."""
+        return self.instances[self.default_instance].mi
+
+    def instance(self, name: str | None) -> Instance:
+        """The instance called ``name`` (``None``: the default); raises the agent-facing
+        ``unknown_instance`` error listing the configured names."""
+        found = self.instances.get(name or self.default_instance)
+        if found is None:
+            raise errors.tool_error(
+                ErrorCode.UNKNOWN_INSTANCE,
+                f"no OpenSIPS instance is named {name!r}; configured: "
+                f"{', '.join(self.instances)} (default {self.default_instance}). "
+                "Pass one of them as 'instance', or omit it for the default.",
+            )
+        return found
 
     def principal(self) -> Principal:
         """Who is calling: the bearer token's principal over HTTP, else the configured one."""
@@ -203,15 +261,21 @@ class Runtime:
             return Principal(access.client_id, Role.VIEWER)
         return Principal(principal.name, self.settings.cap(principal.role))
 
-    def tool_call(self, ctx: Context[Any, Any] | None, tool: str) -> ToolCall:
-        """Open a tool call: use as ``async with runtime.tool_call(ctx, "name") as call``."""
+    def tool_call(
+        self, ctx: Context[Any, Any] | None, tool: str, *, instance: str | None = None
+    ) -> ToolCall:
+        """Open a tool call: use as ``async with runtime.tool_call(ctx, "name") as call``.
+
+        ``instance``: the OpenSIPS instance to talk to (default: the tool call's
+        ``instance`` argument, else the default instance)."""
         mcp_request_id: str | None = None
         if ctx is not None:
             try:
                 mcp_request_id = ctx.request_id
             except (AttributeError, LookupError, ValueError):
                 mcp_request_id = None
-        return ToolCall(self, tool, self.principal(), mcp_request_id, ctx)
+        chosen = instance if instance is not None else CURRENT_INSTANCE.get()
+        return ToolCall(self, tool, self.principal(), mcp_request_id, ctx, chosen)
 
     async def record_rejected(self, ctx: Context[Any, Any] | None, tool: str, error: str) -> None:
         """Audit a tool call refused before the tool ran (an unknown tool, or arguments
@@ -235,23 +299,24 @@ class Runtime:
             return await call.mi(command, params)
 
     async def _fetch_live(self, call: ToolCall | None, *, refresh: bool = False) -> LiveCommands:
+        instance = call.instance if call is not None else self.instance(None)
         now = time.monotonic()
-        cached = self._live
+        cached = instance._live
         ttl = self.settings.which_ttl
         if not refresh and cached is not None and now - cached.fetched_at < ttl:
             return cached
-        lock = self._live_lock
+        lock = instance._live_lock
         if lock is None:
             raise RuntimeError("the runtime is not started")
         async with lock:
-            cached = self._live
+            cached = instance._live
             if not refresh and cached is not None and time.monotonic() - cached.fetched_at < ttl:
                 return cached
             record = CallRecord("which", None, AccessLevel.READ.value, "allow", internal=True)
             if call is not None:
                 call.record.calls.append(record)
             try:
-                resp = await self.mi.call("which", None, level=AccessLevel.READ)
+                resp = await instance.mi.call("which", None, level=AccessLevel.READ)
             except MIError as exc:
                 record.attempts, record.outcome = exc.attempts, "error"
                 live = LiveCommands(None, errors.from_mi_error(exc, None).text, time.monotonic())
@@ -266,7 +331,7 @@ class Runtime:
                     )
             if live.names is not None:
                 # Failures are not cached: the next call asks again.
-                self._live = live
+                instance._live = live
             return live
 
 
@@ -283,8 +348,15 @@ class ToolCall:
         principal: Principal,
         mcp_request_id: str | None,
         ctx: Context[Any, Any] | None = None,
+        instance: str | None = None,
     ) -> None:
         self.runtime = runtime
+        self._instance: Instance | None = runtime.instances.get(
+            instance or runtime.default_instance
+        )
+        self._instance_error = None if self._instance is not None else instance
+        if self._instance is not None:
+            principal = Principal(principal.name, self._instance.config.cap(principal.role))
         self.principal = principal
         self.ctx = ctx
         self._confirmed: set[str] = set()
@@ -295,9 +367,17 @@ class ToolCall:
             request_id=uuid.uuid4().hex,
             mcp_request_id=mcp_request_id,
             started=utc_now(),
+            instance=instance or runtime.default_instance,
         )
         self._t0 = time.perf_counter()
         self._in_flight: CallRecord | None = None
+
+    @property
+    def instance(self) -> Instance:
+        """The instance this call talks to; raises ``unknown_instance`` for a bad name."""
+        if self._instance is None:
+            return self.runtime.instance(self._instance_error)
+        return self._instance
 
     @property
     def request_id(self) -> str:
@@ -305,6 +385,13 @@ class ToolCall:
         return self.record.request_id
 
     async def __aenter__(self) -> ToolCall:
+        if self._instance is None:
+            # An unknown instance: refused before anything runs, and audited as such.
+            self.record.refused = True
+            self.record.outcome = "error"
+            self.record.error = ErrorCode.UNKNOWN_INSTANCE.value
+            await self._store()
+            self.runtime.instance(self._instance_error)
         return self
 
     def resolve(self, command: str, params: MIParams = None) -> Resolution:
@@ -313,7 +400,8 @@ class ToolCall:
         Commands outside the catalog resolve only from the cached live ``which`` (see
         :meth:`mi`, which refreshes it for admins).
         """
-        live = self.runtime._live.names if self.runtime._live is not None else None
+        cached = self.instance._live
+        live = cached.names if cached is not None else None
         try:
             return self.runtime.catalog.resolve(command, params, live_names=live)
         except CatalogError as exc:
@@ -370,7 +458,7 @@ class ToolCall:
         # Left set if the call is cancelled mid-way: __aexit__ then records the outcome.
         self._in_flight = record
         try:
-            resp = await self.runtime.mi.call(wire, params, level=resolution.level)
+            resp = await self.instance.mi.call(wire, params, level=resolution.level)
         except MIError as exc:
             self._in_flight = None
             record.attempts = exc.attempts

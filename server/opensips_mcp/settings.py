@@ -24,6 +24,7 @@ from urllib.parse import urlsplit
 
 from opensips_mcp.confirm.policy import ConfirmPolicy
 from opensips_mcp.gate import Principal, Role
+from opensips_mcp.instances import InstanceConfig, check_name, parse_instances, resolve_fleet
 
 Transport = Literal["stdio", "http"]
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
@@ -95,10 +96,30 @@ class Settings:
     mi_total_timeout: float = 30.0
     mi_max_attempts: int = 3
     which_ttl: float = 30.0
+    fleet_timeout: float = 5.0
     log_level: LogLevel = "INFO"
     confirm: ConfirmPolicy = ConfirmPolicy.DESTRUCTIVE
     """Which recipes need the user's yes (elicitation) before they are sent."""
     config: Path | None = None
+    instances: tuple[InstanceConfig, ...] = ()
+    """Configured instances (``[instances.NAME]``, ``--instance NAME=URL``); see :attr:`fleet`."""
+    default_instance: str | None = None
+    mi_url_in_fleet: bool = False
+    """``--mi-url`` was given beside ``instances``: it is instance ``default`` too."""
+
+    @property
+    def fleet(self) -> tuple[InstanceConfig, ...]:
+        """Every instance the server manages (``mi_url`` alone: one, named ``default``)."""
+        return resolve_fleet(
+            self.instances, self.mi_url, self.mi_url_in_fleet, self.default_instance
+        )[0]
+
+    @property
+    def default_instance_name(self) -> str:
+        """The instance a tool call without ``instance`` goes to."""
+        return resolve_fleet(
+            self.instances, self.mi_url, self.mi_url_in_fleet, self.default_instance
+        )[1]
 
     @property
     def effective_role(self) -> Role:
@@ -298,8 +319,11 @@ PARSERS: dict[str, Parser] = {
     "mi_total_timeout": _seconds,
     "mi_max_attempts": _positive_int,
     "which_ttl": _ttl,
+    "fleet_timeout": _seconds,
     "log_level": _log_level,
     "confirm": _confirm,
+    "instances": lambda value: parse_instances(value, _url),
+    "default_instance": check_name,
 }
 """Every setting name (as in the config file; ``--mi-url`` on the command line)."""
 
@@ -363,6 +387,8 @@ def load_settings(
             chosen[name] = _parse(name, env[env_name(name)], env_name(name), parser)
         elif name in config_values:
             chosen[name] = _parse(name, config_values[name], f"config file {config_path}", parser)
+    if "instances" in chosen and "mi_url" in chosen:
+        chosen["mi_url_in_fleet"] = True
     settings = Settings(config=config_path, **chosen)
     _check_consistency(settings, chosen)
     return settings
@@ -376,6 +402,11 @@ def _parse(name: str, raw: Any, source: str, parser: Parser) -> Any:
 
 
 def _check_consistency(settings: Settings, chosen: Mapping[str, Any]) -> None:
+    try:
+        _ = settings.fleet
+    except ValueError as exc:
+        name = "default_instance" if "default_instance" in str(exc) else "instances"
+        raise SettingsError(name, "combined", str(exc)) from None
     for name in ("mi_connect_timeout", "mi_read_timeout"):
         if getattr(settings, name) > settings.mi_total_timeout:
             raise SettingsError(

@@ -26,6 +26,7 @@ FIELDS = {
     "principal",
     "role",
     "tool",
+    "instance",
     "command",
     "params",
     "level",

@@ -10,6 +10,7 @@ import pytest
 from opensips_mcp.catalog import AccessLevel
 from opensips_mcp.confirm import ConfirmPolicy
 from opensips_mcp.gate import Principal, Role, decide
+from opensips_mcp.instances import InstanceConfig
 from opensips_mcp.settings import PARSERS, SettingsError, load_settings
 from opensips_mcp.tokens import (
     StoreTokenVerifier,
@@ -124,6 +125,9 @@ SAMPLES = {
     "which_ttl": ("0", 0.0),
     "log_level": ("debug", "DEBUG"),
     "confirm": ("None", ConfirmPolicy.NONE),
+    "fleet_timeout": ("2", 2.0),
+    "instances": ("a=http://127.0.0.1:1/mi", (InstanceConfig("a", "http://127.0.0.1:1/mi"),)),
+    "default_instance": ("default", "default"),
 }
 
 

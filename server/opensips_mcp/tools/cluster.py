@@ -42,6 +42,11 @@ class ClusterNode(Output):
     next_hop: str | None
     description: str | None
     neighbours: list[int] = Field(description="Nodes it has a link to (topology).")
+    instance: str | None = Field(
+        default=None,
+        description="The configured instance with this cluster_node_id (pass it as "
+        "'instance' to act on that node).",
+    )
 
 
 class SharingTag(Output):
@@ -63,6 +68,9 @@ class ClusterInfo(Output):
 
     cluster_id: int
     local_node_id: int | None = Field(description="This node's id (from the topology).")
+    local_instance: str | None = Field(
+        default=None, description="The configured instance of this node."
+    )
     local_neighbours: list[int]
     nodes: list[ClusterNode]
     sharing_tags: list[SharingTag]
@@ -132,6 +140,11 @@ async def read_clusters(call: ToolCall, cluster_id: int | None) -> ClusterStatus
                 Capability(name=str(x.get("name", "")), state=str(x.get("state", "")))
                 for x in dicts(c, "Capabilities")
             ]
+    instance_of = {
+        i.config.cluster_node_id: name
+        for name, i in call.runtime.instances.items()
+        if i.config.cluster_node_id is not None
+    }
     nodes: dict[int, list[ClusterNode]] = {}
     for cluster in dicts(listing, "Clusters"):
         cid = as_int(cluster.get("cluster_id"))
@@ -147,6 +160,7 @@ async def read_clusters(call: ToolCall, cluster_id: int | None) -> ClusterStatus
                 next_hop=as_text(n.get("next_hop")),
                 description=as_text(n.get("description")),
                 neighbours=links.get(as_int(n.get("node_id")) or 0, []),
+                instance=instance_of.get(as_int(n.get("node_id")) or 0),
             )
             for n in dicts(cluster, "Nodes")
         ]
@@ -164,6 +178,9 @@ async def read_clusters(call: ToolCall, cluster_id: int | None) -> ClusterStatus
         info = ClusterInfo(
             cluster_id=cid,
             local_node_id=local,
+            local_instance=call.instance.name
+            if call.instance.config.cluster_node_id in (None, local)
+            else None,
             local_neighbours=links.get(local, []) if local is not None else [],
             nodes=listed[:MAX_NODES],
             sharing_tags=tags.get(cid, []),

@@ -42,11 +42,7 @@ class ClusterNode(Output):
     next_hop: str | None
     description: str | None
     neighbours: list[int] = Field(description="Nodes it has a link to (topology).")
-    instance: str | None = Field(
-        default=None,
-        description="The configured instance with this cluster_node_id (pass it as "
-        "'instance' to act on that node).",
-    )
+    instance: str | None = Field(default=None, description="Its configured instance, if any.")
 
 
 class SharingTag(Output):
@@ -68,9 +64,6 @@ class ClusterInfo(Output):
 
     cluster_id: int
     local_node_id: int | None = Field(description="This node's id (from the topology).")
-    local_instance: str | None = Field(
-        default=None, description="The configured instance of this node."
-    )
     local_neighbours: list[int]
     nodes: list[ClusterNode]
     sharing_tags: list[SharingTag]
@@ -178,9 +171,6 @@ async def read_clusters(call: ToolCall, cluster_id: int | None) -> ClusterStatus
         info = ClusterInfo(
             cluster_id=cid,
             local_node_id=local,
-            local_instance=call.instance.name
-            if call.instance.config.cluster_node_id in (None, local)
-            else None,
             local_neighbours=links.get(local, []) if local is not None else [],
             nodes=listed[:MAX_NODES],
             sharing_tags=tags.get(cid, []),

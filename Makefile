@@ -10,6 +10,7 @@ NODES ?= 1
 
 .PHONY: help venv test lint typecheck pytest sim serve conformance bench catalog coverage clean
 .PHONY: lab lab-deps lab-build lab-stop lab-status lab-tools
+.PHONY: mcp-conformance
 
 help:
 	@echo "make sim          start the simulator (lively scenario) on 127.0.0.1:$(SIM_PORT) (NODES=3: a cluster)"
@@ -18,6 +19,9 @@ help:
 	@echo "make conformance  conformance suite (PROFILE=ci|deep; OPENSIPS_MI_URL=... for a real one)"
 	@echo "make bench        benchmarks -> benchmarks/results/latest.{json,md}"
 	@echo "make lint         ruff + mypy strict"
+	@echo "make mcp-conformance  the official MCP conformance suite vs serve --transport http"
+	@echo "                  (npm packages cached in ~/.cache/opensips-mcp; baseline"
+	@echo "                  conformance/mcp-expected-failures.yml)"
 	@echo "make lab          a real OpenSIPS on loopback (OPENSIPS_SRC=tarball|folder or OPENSIPS_BIN=...,"
 	@echo "                  VERSION=3.6.8, LAB_PORT_OFFSET=0): MI on 127.0.0.1:8890+offset; see lab/README.md"
 	@echo "make lab-deps     apt-get install the OpenSIPS build packages and SIPp"
@@ -89,3 +93,6 @@ lab-status:
 lab-tools: $(STAMP)
 	@$(LAB) env >/dev/null
 	env $$($(LAB) env | grep -v '^#') $(BIN)/python -m pytest tests/lab -rA
+
+mcp-conformance: $(STAMP)
+	$(BIN)/python scripts/mcp_conformance.py

@@ -134,6 +134,14 @@ SERVE_OPTIONS: list[tuple[str, dict[str, Any]]] = [
         },
     ),
     (
+        "stateless",
+        {
+            "metavar": "BOOL",
+            "help": "HTTP: no session state, for several replicas behind a load balancer "
+            "(list cursors then carry their position; default false)",
+        },
+    ),
+    (
         "default_instance",
         {
             "metavar": "NAME",

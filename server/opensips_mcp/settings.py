@@ -97,6 +97,8 @@ class Settings:
     mi_max_attempts: int = 3
     which_ttl: float = 30.0
     fleet_timeout: float = 5.0
+    stateless: bool = False
+    """HTTP: keep no session state, so replicas can share a load balancer (see README)."""
     log_level: LogLevel = "INFO"
     confirm: ConfirmPolicy = ConfirmPolicy.DESTRUCTIVE
     """Which recipes need the user's yes (elicitation) before they are sent."""
@@ -320,6 +322,7 @@ PARSERS: dict[str, Parser] = {
     "mi_max_attempts": _positive_int,
     "which_ttl": _ttl,
     "fleet_timeout": _seconds,
+    "stateless": _bool,
     "log_level": _log_level,
     "confirm": _confirm,
     "instances": lambda value: parse_instances(value, _url),

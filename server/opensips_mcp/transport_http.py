@@ -106,7 +106,10 @@ def build_http_app(
         allowed_origins=list(settings.http_allowed_origins),
     )
     inner = server.streamable_http_app(
-        streamable_http_path=MCP_PATH, transport_security=security, host=settings.host
+        streamable_http_path=MCP_PATH,
+        transport_security=security,
+        host=settings.host,
+        stateless_http=settings.stateless,
     )
     app = HostOriginGuard(inner, settings.http_allowed_hosts, settings.http_allowed_origins)
     return app, server

@@ -126,6 +126,7 @@ SAMPLES = {
     "log_level": ("debug", "DEBUG"),
     "confirm": ("None", ConfirmPolicy.NONE),
     "fleet_timeout": ("2", 2.0),
+    "stateless": ("on", True),
     "instances": ("a=http://127.0.0.1:1/mi", (InstanceConfig("a", "http://127.0.0.1:1/mi"),)),
     "default_instance": ("default", "default"),
 }

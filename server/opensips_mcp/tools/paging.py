@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import bisect
 import hashlib
 import json
 import logging
@@ -474,3 +475,64 @@ def offset_page(
         next_cursor=encode_cursor(kind, f=key, o=end) if end < len(raw) else None,
         size_limited=cut,
     )
+
+
+# --- seek paging (stateless replicas) -------------------------------------------------------
+
+SEEK_NOTICE = (
+    "Stateless paging: each page reads the list again and continues after the last item "
+    "returned, so changes made while paging show up (total is this read's count)."
+)
+
+
+class SeekPager:
+    """Pages of a list read again for every page, for servers that keep no state between
+    requests (``--stateless``: several replicas behind a load balancer).
+
+    Items are ordered by ``sort_key``; the cursor carries the key of the last item
+    returned, so any replica continues the walk where it stopped, and an item removed
+    meanwhile cannot shift the position (no item is skipped or repeated because of it).
+    """
+
+    def __init__(self, kind: str, key: str, sort_key: Callable[[Any], Sequence[str | int]]) -> None:
+        self.kind = kind
+        self.key = key
+        self.sort_key = sort_key
+
+    def after(self, cursor: str | None) -> list[str | int] | None:
+        """The key a cursor continues after (``None``: the first page); raises
+        ``invalid_params`` for a cursor of another tool, other filters or a snapshot."""
+        if cursor is None:
+            return None
+        data = decode_cursor(cursor, self.kind, self.key)
+        position = data.get("a")
+        if not isinstance(position, list) or not all(
+            isinstance(p, str | int) and not isinstance(p, bool) for p in position
+        ):
+            raise bad_cursor("was not made by a stateless server (restart paging)")
+        return position
+
+    def page(
+        self,
+        raw: Sequence[T],
+        after: Sequence[str | int] | None,
+        limit: int,
+        build: Callable[[T], M],
+    ) -> PageResult[M]:
+        """The page of ``raw`` (sorted here) that starts after ``after``."""
+        keyed = sorted(((list(self.sort_key(item)), item) for item in raw), key=lambda p: p[0])
+        keys = [k for k, _ in keyed]
+        start = 0 if after is None else bisect.bisect_right(keys, list(after))
+        items, end, cut = take_page([item for _, item in keyed], start, limit, build)
+        next_cursor = (
+            encode_cursor(self.kind, f=self.key, a=keyed[end - 1][0])
+            if end < len(keyed) and end > start
+            else None
+        )
+        return PageResult(
+            items=items,
+            total=len(raw),
+            next_cursor=next_cursor,
+            size_limited=cut,
+            notice=SEEK_NOTICE if after is not None else None,
+        )

@@ -25,6 +25,7 @@ from opensips_mcp.tools.paging import (
     Limit,
     PageInfo,
     PageResult,
+    SeekPager,
     SnapshotPager,
     filter_key,
     respond,
@@ -252,6 +253,10 @@ async def registrations_list(
     """
     runtime = runtime_of(ctx)
     key = filter_key(aor=aor, table=table, prefix=aor_prefix, ua=user_agent, ip=received_ip)
+    if runtime.settings.stateless:
+        return await _stateless_page(
+            ctx, key, aor, table, aor_prefix, user_agent, received_ip, limit, cursor
+        )
     async with runtime.tool_call(ctx, "registrations_list") as call:
         pager = SnapshotPager(runtime, call.principal.name, KIND, key)
         if cursor is not None:
@@ -273,6 +278,31 @@ async def registrations_list(
         page = pager.page(rows, offset, limit, _item, snapshot)
         age = page.snapshot.age(pager.store.clock()) if page.snapshot else 0.0
         return _answer(page, round(age, 1))
+
+
+async def _stateless_page(
+    ctx: Context,
+    key: str,
+    aor: str | None,
+    table: str,
+    aor_prefix: str | None,
+    user_agent: str | None,
+    received_ip: str | None,
+    limit: int,
+    cursor: str | None,
+) -> CallToolResult:
+    """A page for a stateless server (replicas): the table is read again for every page and
+    the cursor continues after the last (AOR, contact) returned, on any replica."""
+    pager = SeekPager(KIND, key, lambda row: (row[1], row[2]))
+    after = pager.after(cursor)  # a bad cursor is refused before anything is sent
+    async with runtime_of(ctx).tool_call(ctx, "registrations_list") as call:
+        if aor is not None:
+            rows = await _show(call, table, aor)
+        else:
+            rows = list(_rows_of_dump((await call.mi("ul_dump")).result))
+        match = _matcher(aor_prefix, user_agent, received_ip)
+        page = pager.page([row for row in rows if match(row)], after, limit, _item)
+        return _answer(page, None)
 
 
 def _read_params(aor: str | None, table: str) -> dict[str, Any] | None:

@@ -8,7 +8,7 @@ MI_URL ?= http://127.0.0.1:8888/mi
 SIM_PORT ?= 8888
 NODES ?= 1
 
-.PHONY: help venv test lint typecheck pytest sim serve conformance bench catalog coverage clean
+.PHONY: help venv test lint typecheck pytest sim serve conformance differential bench catalog coverage clean
 .PHONY: lab lab-deps lab-build lab-stop lab-status lab-tools
 .PHONY: mcp-conformance
 
@@ -58,6 +58,10 @@ serve: $(STAMP)
 
 conformance: $(STAMP)
 	HYPOTHESIS_PROFILE=$(PROFILE) $(BIN)/python -m pytest conformance
+
+# Real OpenSIPS vs a simulator started from its snapshot (OPENSIPS_MI_URL, e.g. make lab).
+differential: $(STAMP)
+	$(BIN)/python -m conformance.differential
 
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks.run

@@ -9,9 +9,12 @@ and ``RuleBasedStateMachine`` work unchanged and each example costs only its too
 Targets (chosen by environment, see ``README.md``):
 
 * default: a simulator started on 127.0.0.1 port 0 (quiet scenario, frozen clock);
-* ``OPENSIPS_MI_URL=http://...``: an external MI endpoint (a lab OpenSIPS). Without
-  ``OPENSIPS_SIM_CONTROL_URL`` it has no control API, so properties that need the journal,
-  fault rules or the state skip by name; only viewer calls that the suite itself judges
+* ``OPENSIPS_MI_URL=http://...``: an external MI endpoint (a lab OpenSIPS). Unless
+  ``OPENSIPS_SIM_CONTROL_URL`` names a control API, the suite starts the fault proxy
+  (``opensips-sim proxy``, ``opensips_sim/proxy.py``) in front of it and talks to the
+  endpoint through it: journal, fault rules, state reads and resets come from the proxy, so
+  no property skips for want of a control API (``OPENSIPS_CONFORMANCE_NO_PROXY=1``: no
+  proxy, those properties skip by name); only viewer calls that the suite itself judges
   read-only are sent unless ``OPENSIPS_CONFORMANCE_ALLOW_WRITES=1``.
 """
 
@@ -42,6 +45,7 @@ from opensips_mcp.settings import Settings
 MI_URL_ENV = "OPENSIPS_MI_URL"
 CONTROL_URL_ENV = "OPENSIPS_SIM_CONTROL_URL"
 ALLOW_WRITES_ENV = "OPENSIPS_CONFORMANCE_ALLOW_WRITES"
+NO_PROXY_ENV = "OPENSIPS_CONFORMANCE_NO_PROXY"
 
 #: Thu Nov 26 10:42:44 2026 UTC: the moment of the real capture the quiet scenario copies.
 CAPTURE_EPOCH = 1_795_689_764.0
@@ -86,9 +90,11 @@ class Capabilities:
         mi_url = os.environ.get(MI_URL_ENV, "").strip()
         if not mi_url:
             return cls("simulator", control=True, writes=True)
+        external_control = bool(os.environ.get(CONTROL_URL_ENV, "").strip())
+        proxied = not external_control and not env_flag(NO_PROXY_ENV)
         return cls(
-            f"the MI endpoint {mi_url}",
-            control=bool(os.environ.get(CONTROL_URL_ENV, "").strip()),
+            f"the MI endpoint {mi_url}" + (" (through the fault proxy)" if proxied else ""),
+            control=external_control or proxied,
             writes=env_flag(ALLOW_WRITES_ENV),
         )
 
@@ -339,6 +345,15 @@ def open_target(portal: BlockingPortal, stack: ExitStack) -> Target:
     if mi_url:
         caps = Capabilities.from_env()
         control_url = os.environ.get(CONTROL_URL_ENV, "").strip()
+        if not control_url and caps.control:
+            from opensips_sim.proxy import running_proxy
+
+            proxy = stack.enter_context(
+                portal.wrap_async_context_manager(
+                    running_proxy(mi_url, idle_timeout=2.0, upstream_timeout=30.0)
+                )
+            )
+            mi_url, control_url = proxy.url, proxy.control_url
         control = SimControl(control_url) if control_url else None
         if control is not None:
             stack.callback(control.close)

@@ -14,7 +14,8 @@ simulator's (``faults.py``):
 * ``partial`` cannot be done to a real server: such a rule never fires here.
 
 The journal has the simulator's entries: ``level`` and ``recipe`` come from the simulator's
-own command registry (catalog-independent), ``applied`` is true when OpenSIPS answered a
+own command registry (catalog-independent; ``level`` is ``null`` for a command the simulator
+does not implement), ``applied`` is true when OpenSIPS answered a
 result (not an error), false when it answered an error or the request was not forwarded,
 and ``null`` when it was forwarded but no answer came back (the upstream failed).
 
@@ -108,7 +109,9 @@ class ProxySimulator(Simulator):
             with contextlib.suppress(MIError):
                 resolved = dispatch.resolve(method, request.params)
                 entry["recipe"] = list(resolved.recipe)
-                entry["level"] = resolved.level
+                # the simulator knows the level of the commands it implements; of the
+                # others it knows nothing (its "admin" for them is a placeholder)
+                entry["level"] = resolved.level if resolved.impl is not None else None
 
         rule = self.faults.pick(method, entry["level"])
         if rule is not None and rule.action == "partial":

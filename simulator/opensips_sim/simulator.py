@@ -18,10 +18,11 @@ from typing import Any, Literal, Protocol
 
 from . import dispatch, jsonrpc, scenarios
 from .clock import Clock
-from .errors import SERVER_ERROR, MIError
+from .errors import METHOD_NOT_FOUND, SERVER_ERROR, MIError
 from .faults import FaultPlan, FaultRule
 from .journal import Journal
 from .registry import PartialFailure, load_all_handlers
+from .state.core import CoreState
 from .world import World
 
 ReplyKind = Literal["json", "empty", "close", "reset", "truncate", "malformed", "stall"]
@@ -187,6 +188,9 @@ class Simulator:
         resolved: dispatch.Resolved | None = None
         failure: MIError | None = None
         try:
+            offered = self.world.get(CoreState).commands
+            if offered is not None and method not in offered:
+                raise MIError(METHOD_NOT_FOUND, "Method not found")  # a snapshot's `which`
             resolved = dispatch.resolve(method, request.params)
             entry["recipe"] = list(resolved.recipe)
             entry["level"] = resolved.level

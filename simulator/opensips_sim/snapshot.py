@@ -8,18 +8,19 @@ Read (each part only when its module answers; a missing module leaves its sectio
 =============  ===========================================  ============================
 section        MI reads                                     not readable through MI
 =============  ===========================================  ============================
-core           version, uptime, ps                          revision, args
+core           version, uptime, ps, which, arg, pwd         revision
 usrloc         ul_dump                                      use_domain, branch flag names
 dialog         list_all_profiles, dlg_list_ctx              hash_size (4096 assumed),
                                                             dialog values with binary data
 dispatcher     ds_list full=1                               probing failure counts
 load_balancer  lb_list                                      —
-drouting       dr_gw_status, dr_carrier_status              prefix rules (no MI dump)
+drouting       dr_gw_status, dr_carrier_status,             prefix rules (no MI dump)
+               dr_reload_status
 clusterer      clusterer_list                               capabilities, sharing tags
 permissions    address_dump                                 —
 cfgutils       shv_get                                      —
 pike           pike_list                                    tracked, unblocked IPs
-statistics     get_statistics all                           —
+statistics     get_statistics all, list_statistics          —
 =============  ===========================================  ============================
 
 Dialplan rules have no MI dump in 3.6 (only ``dp_translate``/``dp_reload``): the section is
@@ -76,6 +77,13 @@ async def _core(up: Upstream, now: float) -> dict[str, Any] | None:
         text = str(uptime.get("Up time", "")).split(" ")[0]
         if text.isdigit():
             section["up_since_ago"] = int(text)
+    for key, method in (("commands", "which"), ("args", "arg")):
+        value = await _try(up, method)
+        if isinstance(value, list):
+            section[key] = [str(v) for v in value]
+    pwd = await _try(up, "pwd")
+    if isinstance(pwd, dict) and "WD" in pwd:
+        section["pwd"] = str(pwd["WD"])
     ps = await _try(up, "ps")
     procs = _list(ps, "Processes")
     if procs:
@@ -252,7 +260,10 @@ async def _drouting(up: Upstream, now: float) -> dict[str, Any] | None:
     if gateways is None:
         return None
     carriers = await _try(up, "dr_carrier_status") or {}
+    status = await _try(up, "dr_reload_status")
+    loaded = _epoch(status.get("Date")) if isinstance(status, dict) else None
     return {
+        **({"loaded_ago": max(0.0, now - loaded)} if loaded is not None else {}),
         "gateways": [
             {
                 "id": str(g["ID"]),
@@ -337,7 +348,11 @@ async def _statistics(up: Upstream, now: float) -> dict[str, Any] | None:
     values = await _try(up, "get_statistics", {"statistics": ["all"]})
     if not isinstance(values, dict):
         return None
-    return {"values": {k: v for k, v in values.items() if isinstance(v, int)}}
+    kinds = await _try(up, "list_statistics")
+    section: dict[str, Any] = {"values": {k: v for k, v in values.items() if isinstance(v, int)}}
+    if isinstance(kinds, dict):
+        section["catalog"] = [[str(k), str(v)] for k, v in kinds.items()]
+    return section
 
 
 #: Section -> reader, in the order they are read.
@@ -356,17 +371,23 @@ PARTS: dict[str, Reader] = {
 }
 
 
+def _epoch(text: Any) -> float | None:
+    """``ctime`` text (UTC, as OpenSIPS prints it in the lab) as epoch seconds."""
+    if not isinstance(text, str):
+        return None
+    try:
+        parsed = time.strptime(" ".join(text.split()), "%a %b %d %H:%M:%S %Y")
+    except ValueError:
+        return None
+    return float(calendar.timegm(parsed))
+
+
 async def server_now(upstream: Upstream) -> float:
     """The server's clock (``uptime`` "Now", ``ctime`` text in UTC as the lab runs), else
     this machine's."""
     uptime = await _try(upstream, "uptime")
-    text = uptime.get("Now") if isinstance(uptime, dict) else None
-    if isinstance(text, str):
-        with contextlib.suppress(ValueError):
-            return float(
-                calendar.timegm(time.strptime(" ".join(text.split()), "%a %b %d %H:%M:%S %Y"))
-            )
-    return time.time()
+    now = _epoch(uptime.get("Now")) if isinstance(uptime, dict) else None
+    return time.time() if now is None else now
 
 
 async def read_scenario(upstream: Upstream, *, name: str = "snapshot") -> dict[str, Any]:

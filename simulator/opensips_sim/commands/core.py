@@ -38,11 +38,12 @@ def offered_commands() -> list[str]:
 @command("which", level="read")
 def which(ctx: CallContext, params: Params) -> Any:
     """All command names, or the recipes (lists of parameter names) of one command."""
+    offered = ctx.world.get(CoreState).commands
     if not params.has("command"):
-        return offered_commands()
+        return list(offered) if offered is not None else offered_commands()
     name = params.text("command")
     info = available(name)
-    if info is None:
+    if info is None or (offered is not None and name not in offered):
         raise _unknown_command()
     return [list(recipe) for recipe in info.recipes]
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..errors import MIError
+from ..errors import PARAM_HANDLE, SERVER_ERROR, MIError
 from ..params import Params
 from ..registry import CallContext, PartialFailure, command
 from ..state.dialog import STATE_CONFIRMED, Dialog, DialogState, Leg
@@ -231,8 +231,13 @@ def list_all_profiles(ctx: CallContext, params: Params) -> Any:
 def _dialog_and_profile(
     ctx: CallContext, params: Params
 ) -> tuple[DialogState, Dialog, str, str | None]:
+    # OpenSIPS 3.6.8 (dlg_hash.c, mi_set_dlg_profile / mi_unset_dlg_profile) reads the
+    # dialog as "DID" while both commands' recipes name it "dlg_id": every call that matched
+    # a recipe fails with -32000 "Failed to handle parameter" (seen on the lab 3.6.8).
+    if not params.has("DID"):
+        raise MIError(SERVER_ERROR, "Server error", PARAM_HANDLE)
     dialogs = ctx.world.get(DialogState)
-    dialog = dialogs.by_dialog_id(params.text("dlg_id"))
+    dialog = dialogs.by_dialog_id(params.text("DID"))
     if dialog is None:
         raise MIError(404, DIALOG_NOT_FOUND)
     name = params.text("profile")
@@ -247,7 +252,8 @@ def _dialog_and_profile(
 
 @command("dlg_set_profile", level="write")
 def dlg_set_profile(ctx: CallContext, params: Params) -> Any:
-    """Put a dialog in a profile; ``clear_values`` first drops its other values there."""
+    """Put a dialog in a profile; ``clear_values`` first drops its other values there.
+    On 3.6.8 it always fails (see ``_dialog_and_profile``)."""
     dialogs, dialog, name, value = _dialog_and_profile(ctx, params)
     if value is None and dialogs.profiles[name].has_value:
         raise MIError(400, "Profile requires a value")
@@ -259,7 +265,8 @@ def dlg_set_profile(ctx: CallContext, params: Params) -> Any:
 
 @command("dlg_unset_profile", level="write")
 def dlg_unset_profile(ctx: CallContext, params: Params) -> Any:
-    """Take a dialog out of a profile (every value of it, unless ``value`` is given)."""
+    """Take a dialog out of a profile (every value of it, unless ``value`` is given).
+    On 3.6.8 it always fails (see ``_dialog_and_profile``)."""
     dialogs, dialog, name, value = _dialog_and_profile(ctx, params)
     if not dialogs.unlink_profile(dialog, name, value):
         raise MIError(404, "Dialog not in profile")

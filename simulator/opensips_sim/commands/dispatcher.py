@@ -52,9 +52,11 @@ def ds_list(ctx: CallContext, params: Params) -> Any:
     ds = ctx.world.get(DispatcherState)
     full = bool(params.opt_integer("full", 0))
     if params.has("partition"):
-        part = ds.partition(params.text("partition"))
+        # find_partition_by_name: "" is the default partition; unknown ones are 500 (the
+        # lab 3.6.8 answers 500 here, 404 in ds_set_state)
+        part = ds.partition(params.text("partition") or DEFAULT_PARTITION)
         if part is None:
-            raise MIError(404, UNKNOWN_PARTITION)
+            raise MIError(500, UNKNOWN_PARTITION)
         parts = [part]
     else:
         parts = ds.partitions

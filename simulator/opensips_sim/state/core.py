@@ -10,7 +10,8 @@ Scenario section ``core`` (every key optional; defaults are the captured server)
       "xlog_level": 3,
       "processes": [{"pid": 1938, "type": "attendant"}, ...],
       "args": ["opensips", "-F", "-f", "/etc/opensips/opensips.cfg"],
-      "pwd": "/"
+      "pwd": "/",
+      "commands": ["get_statistics", ...]   # what `which` lists (others: -32601)
     }
 """
 
@@ -74,6 +75,10 @@ class CoreState(StatePart):
         ]
         self.args = [str(a) for a in section.get("args", ["opensips", "-F"])]
         self.pwd = str(section.get("pwd", "/"))
+        offered = section.get("commands")
+        #: The commands ``which`` lists, in its order (a snapshot of a live server brings
+        #: them); ``None``: every captured 3.6.8 command the simulator offers.
+        self.commands: list[str] | None = None if offered is None else [str(c) for c in offered]
 
     def process_by_pid(self, pid: int) -> Process | None:
         """The process with this PID, if any."""

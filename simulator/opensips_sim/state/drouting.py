@@ -4,6 +4,7 @@ Scenario section ``"drouting"`` (absent section = one empty partition)::
 
     {
       "use_partitions": false,          # true: MI calls must name a partition
+      "loaded_ago": 0,                  # seconds before the start the tables were loaded
       "partitions": [                   # or gateways/carriers/rules at the top level
         {"name": "Default",             # the name OpenSIPS uses without partitions
          "gateways": [
@@ -185,7 +186,9 @@ class DroutingState(StatePart):
         """Replace database and runtime view with the scenario section."""
         self.use_partitions = bool(section.get("use_partitions", False))
         self._db = _raw_partitions(section)
-        now = self.world.clock.now()
+        # "loaded_ago": seconds before the scenario's start the tables were loaded (a real
+        # server loads them at startup; dr_reload_status shows that time)
+        now = self.world.clock.now() - float(section.get("loaded_ago", 0))
         self.partitions = {name: _partition(raw, name, now) for name, raw in self._db.items()}
 
     def set_database(self, section: Mapping[str, Any]) -> None:

@@ -9,7 +9,10 @@ A value comes from, in this order:
 3. a constant: the scenario's value, else the value captured on the real server.
 
 Scenario section ``statistics``: ``{"values": {"core:rcv_requests": 9, ...}}`` sets counters and
-constants (it loads after every other section, so counters end exactly at these values).
+constants (it loads after every other section, so counters end exactly at these values);
+``"catalog": [["core:rcv_requests", "incremental"], ...]`` replaces the captured list of
+statistics (names, order and types, as ``list_statistics`` shows them: a snapshot of a live
+server brings its own, e.g. per-process ``load:``/``pkmem:`` statistics for its processes).
 """
 
 from __future__ import annotations
@@ -52,6 +55,7 @@ class StatisticsState(StatePart):
         super().__init__(world)
         self._kinds: dict[str, str] = {}
         self._constants: dict[str, int] = {}
+        self._fixed_names = False
         for full, kind, value in captured_catalog():
             self._kinds[full] = kind
             if kind == INCREMENTAL:
@@ -60,8 +64,14 @@ class StatisticsState(StatePart):
                 self._constants[full] = value
 
     def load(self, section: Mapping[str, Any]) -> None:
-        """Set counters and constants from ``{"values": {...}}``."""
+        """Set the catalog, counters and constants of the section."""
         counters = self.world.counters
+        if "catalog" in section:
+            self._kinds = {str(n): str(k) for n, k in section["catalog"]}
+            self._fixed_names = True
+            for full, kind in self._kinds.items():
+                if kind == INCREMENTAL:
+                    counters.declare(full)
         for full, value in section.get("values", {}).items():
             if self.kind(full) == INCREMENTAL:
                 counters.reset(full)
@@ -91,7 +101,7 @@ class StatisticsState(StatePart):
         counters = self.world.counters.items()
         names = list(self._kinds)
         known = set(names)
-        extra = [n for n in list(derived) + list(counters) if n not in known]
+        extra = [] if self._fixed_names else [n for n in [*derived, *counters] if n not in known]
         for full in extra:
             if full in known:
                 continue

@@ -1,0 +1,451 @@
+"""Differential conformance: the same MI calls to a real OpenSIPS and to a simulator started
+from its snapshot must get the same answers.
+
+    OPENSIPS_MI_URL=http://127.0.0.1:8990/mi make differential      # or:
+    python -m conformance.differential --mi-url URL [--examples N] [--steps N]
+
+Each Hypothesis example is a sequence of MI calls. Before it, the real server is read into a
+scenario (``opensips_sim.snapshot``) and a simulator is started from it with its clock set
+to the server's "Now" (then moving in real time); each call then goes to both (to the real
+one in one write over a keep-alive socket, ``opensips_sim.upstream``), and the answers must
+be equal after the
+command's normaliser (:data:`NORMALISERS`: values that move with time). After the sequence
+the real server's registrations, dispatcher and gateway states are put back
+(``opensips_sim.snapshot.restore``).
+
+Calls: every command ``which`` lists except :data:`DENY` (with reasons), each with the
+parameter sets of its recipes (the simulator's registry of the 3.6.8 commands): values from
+the snapshot (AORs, contacts, dialog IDs, destinations, gateways, ...), bad values, and
+invalid parameter sets (a name no recipe has, a count no recipe has). Commands the simulator
+does not implement get only the invalid sets (the simulator checks recipes exactly as
+OpenSIPS does; a valid call would answer "Not implemented by opensips-sim"). Writes are sent
+only for :data:`WRITES` (undone after each sequence, or harmless in the lab).
+
+A difference fails the run unless ``conformance/expected-differences.toml`` lists its command
+and kind with a reason. The run prints the commands exercised, steps run and differences per
+command, and exits 1 on an unexpected difference.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import sys
+import time
+import tomllib
+from collections import Counter, defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from opensips_sim.clock import Clock
+from opensips_sim.registry import HANDLERS, commands
+from opensips_sim.simulator import Simulator, load_all_parts
+from opensips_sim.snapshot import read_scenario, restore, server_now
+from opensips_sim.upstream import Upstream
+
+EXPECTED_FILE = Path(__file__).with_name("expected-differences.toml")
+
+#: Commands never sent, and why.
+DENY: dict[str, str] = {
+    "kill": "stops the lab's OpenSIPS",
+    "shm_check": "may abort OpenSIPS when it finds a corrupted fragment (debug builds)",
+    "mem_pkg_dump": "floods the lab's log with the memory map",
+    "mem_shm_dump": "floods the lab's log with the memory map",
+    "cluster_send_mi": "carries any command (kill included) to a peer",
+    "cluster_broadcast_mi": "carries any command (kill included) to every peer",
+    "dlg_end_dlg": "ends the lab's held SIPp calls, which cannot be put back",
+    "profile_end_dlgs": "ends the lab's held SIPp calls, which cannot be put back",
+    "t_uac_dlg": "sends SIP requests out of the lab",
+    "t_uac_cancel": "cancels the lab's transactions",
+    "t_reply": "answers the lab's transactions",
+    "reg_force_register": "sends REGISTER requests out of the lab",
+    "event_subscribe": "makes OpenSIPS send events to an address",
+    "raise_event": "raises events to subscribers of the lab",
+    "log_level": "changes the log level of the lab's processes",
+    "xlog_level": "changes the xlog level of the lab's processes",
+    "log_level_filter": "changes which processes log",
+    "log_mute_state": "mutes the lab's log",
+    "ul_flush": "writes the location table to the database",
+    "ul_sync": "rewrites the location table in the database",
+    "dlg_db_sync": "reloads dialogs from the database",
+    "trace_start": "starts SIP tracing to a destination",
+    "sip_trace": "switches SIP tracing",
+    "cache_store": "writes the lab's cache",
+    "cache_remove": "removes the lab's cache entries",
+    "tls_reload": "reloads the lab's TLS domains from the database",
+    "reload_routes": "reloads the lab's script",
+    "cc_reload": "reloads call center data from the database",
+    "cc_dispatcher_restart": "restarts call center dispatching",
+    "rtpengine_reload": "reloads rtpengine sets",
+    "rtpengine_enable": "switches rtpengine nodes",
+    "b2b_trigger_scenario": "starts B2B calls",
+    "b2b_bridge": "bridges B2B calls",
+    "b2b_terminate_call": "ends B2B calls",
+    "ds_push_script_attrs": "edits dispatcher attributes",
+}
+
+#: Writes that may be sent: undone by the restore after each sequence, or harmless.
+WRITES = frozenset(
+    {
+        "ul_add",
+        "ul_rm",
+        "ul_rm_contact",
+        "ds_set_state",
+        "dr_gw_status",
+        "dr_carrier_status",
+        "reset_statistics",
+        "reset_all_statistics",
+        "pike_rm",
+        "shv_set",
+        "dlg_push_var",
+        "dlg_set_profile",
+        "dlg_unset_profile",
+        "lb_status",
+        "ds_reload",
+        "dr_reload",
+        "lb_reload",
+        "address_reload",
+        "dp_reload",
+    }
+)
+
+#: Keys whose values move with the clock, replaced by "<time>" in every answer.
+TIME_KEYS = frozenset(
+    {"Now", "Up since", "Up time", "Expires", "timestart", "timeout", "datestart", "dateout"}
+)
+#: Statistics groups whose values move by themselves (memory, load, network).
+MOVING_GROUPS = ("shmem:", "pkmem:", "load:", "net:", "core:timestamp")
+
+
+def _times(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: "<time>" if k in TIME_KEYS else _times(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_times(v) for v in value]
+    return value
+
+
+def _statistics(value: Any) -> Any:
+    """Statistic values that move by themselves (memory, load, network, time) -> "<n>"."""
+    if not isinstance(value, dict):
+        return value
+    return {k: "<n>" if str(k).startswith(MOVING_GROUPS) else v for k, v in value.items()}
+
+
+def _processes(value: Any) -> Any:
+    """``ps``: PIDs differ between any two servers."""
+    if isinstance(value, dict) and isinstance(value.get("Processes"), list):
+        return {
+            "Processes": [p | {"PID": "<pid>"} for p in value["Processes"] if isinstance(p, dict)]
+        }
+    return value
+
+
+def _contact_ids(value: Any) -> Any:
+    """``ul_dump``/``ul_show_contact``: ContactIDs of contacts added during the run are drawn
+    from a counter each server keeps."""
+    if isinstance(value, dict):
+        return {k: "<id>" if k == "ContactID" else _contact_ids(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_contact_ids(v) for v in value]
+    return value
+
+
+#: One normaliser per command whose answer moves with time (applied to results only, after
+#: the clock keys of :data:`TIME_KEYS` are replaced in every answer).
+NORMALISERS: dict[str, Callable[[Any], Any]] = {
+    "get_statistics": _statistics,
+    "ps": _processes,
+    "ul_dump": _contact_ids,
+    "ul_show_contact": _contact_ids,
+}
+
+
+def normalise(command: str, answer: Any) -> Any:
+    """The answer with its time-moving values replaced (see :data:`NORMALISERS`)."""
+    answer = _times(answer)
+    if isinstance(answer, dict) and "result" in answer:
+        fix = NORMALISERS.get(command)
+        if fix is not None:
+            answer = answer | {"result": fix(answer["result"])}
+    return answer
+
+
+# ---- calls ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Call:
+    """One MI call of a sequence."""
+
+    command: str
+    params: Any
+
+    def body(self, ident: int) -> bytes:
+        """The JSON-RPC request."""
+        request: dict[str, Any] = {"jsonrpc": "2.0", "method": self.command, "id": ident}
+        if self.params is not None:
+            request["params"] = self.params
+        return json.dumps(request).encode()
+
+
+def value_pools(scenario: dict[str, Any]) -> dict[str, list[Any]]:
+    """Parameter values by parameter name, from the snapshot (plus a few that exist nowhere)."""
+    usrloc = scenario.get("usrloc", {}).get("aors", {})
+    dialogs = scenario.get("dialog", {}).get("dialogs", [])
+    profiles = list(scenario.get("dialog", {}).get("profiles", {}))
+    ds = [
+        (str(s["id"]), d["uri"])
+        for p in scenario.get("dispatcher", {}).get("partitions", [])
+        for s in p.get("sets", [])
+        for d in s.get("destinations", [])
+    ]
+    gws = [g["id"] for g in scenario.get("drouting", {}).get("gateways", [])]
+    carriers = [c["id"] for c in scenario.get("drouting", {}).get("carriers", [])]
+    shv = [v["name"] for v in scenario.get("cfgutils", {}).get("shared_vars", [])]
+    stats = list(scenario.get("statistics", {}).get("values", {}))
+    contacts = [c["contact"] for cs in usrloc.values() for c in cs]
+    lb = scenario.get("load_balancer", {}).get("destinations", [])
+    return {
+        "table_name": ["location", "nope"],
+        "aor": [*usrloc, "zed", "alice@example.com"],
+        "contact": [*contacts, "sip:zed@127.0.0.1:5999"],
+        "expires": [0, 60, 3600],
+        "q": ["1", "0.5", "2"],
+        "flags": [0],
+        "cflags": [0],
+        "methods": [4294967295],
+        "brief": [0, 1],
+        "dialog_id": [d["callid"] for d in dialogs] + ["0.0"],
+        "dlg_id": [d["callid"] for d in dialogs] + ["0.0"],
+        "callid": [d["callid"] for d in dialogs] + ["nope@x"],
+        "from_tag": ["nope"],
+        "index": [0, 1, 5],
+        "counter": [1, 2, 10],
+        "profile": [*profiles, "nope"],
+        "value": ["alice", "bob", ""],
+        "DID": [d["callid"] for d in dialogs],
+        "dlg_val_name": ["v1"],
+        "dlg_val_value": ["x"],
+        "state": ["a", "i", "p", "x"],
+        "group": [g for g, _ in ds] + ["9", "x", "nope:1"],
+        "address": [u for _, u in ds] + ["sip:127.0.0.1:1"],
+        "partition": ["default", "nope"],
+        "full": [0, 1],
+        "inherit_state": ["y", "n"],
+        "gw_id": [*gws, "nope"],
+        "carrier_id": [*carriers, "nope"],
+        "status": [0, 1],
+        "partition_name": ["nope"],
+        "statistics": [
+            ["all"],
+            ["dialog:"],
+            ["usrloc:", "tm:"],
+            [s.partition(":")[2] for s in stats[:3]],
+            ["dialog:active_dialogs"],
+            ["nope"],
+        ],
+        "name": [*shv, "nope"],
+        "type": ["int", "str"],
+        "ip": ["192.0.2.66", "bad"],
+        "id": [d["id"] for d in lb] + [99],
+        "cluster_id": [1, 9],
+        "node_id": [1, 2, 9],
+        "dpid": [1, 9],
+        "input": ["0301234", "x"],
+        "number": ["+4912345", "1"],
+        "uri": ["sip:alice@127.0.0.1"],
+        "mask": [32],
+        "port": [0, 5060],
+        "proto": ["udp", "any"],
+        "context_info": ["x"],
+        "pattern": [""],
+    }
+
+
+GENERIC: list[Any] = ["x", 1, "", "1"]
+
+
+def call_strategy(offered: list[str], pools: dict[str, list[Any]]) -> st.SearchStrategy[Call]:
+    """One call: a valid recipe with pooled values, or an invalid parameter set."""
+    registry = commands()
+    strategies: list[st.SearchStrategy[Call]] = []
+    for name in offered:
+        info = registry.get(name)
+        if info is None:
+            continue
+        implemented = name in HANDLERS
+        safe = implemented and (name in WRITES or _reads_only(name))
+        sizes = {len(r) for r in info.recipes}
+        bad_size = next(n for n in range(1, 8) if n not in sizes)
+        invalid = [
+            st.just(Call(name, {"zz_nope": 1})),
+            st.just(Call(name, {f"p{i}": "x" for i in range(bad_size)})),
+        ]
+        if not info.named_only:
+            invalid.append(st.just(Call(name, ["x"] * bad_size)))
+        strategies.extend(invalid)
+        if not safe:
+            continue
+        for recipe in info.recipes:
+            if not recipe:
+                strategies.append(st.just(Call(name, None)))
+                continue
+            values = {p: st.sampled_from(pools.get(p, []) + GENERIC) for p in recipe}
+            strategies.append(st.fixed_dictionaries(values).map(_maker(name)))
+    return st.one_of(strategies)
+
+
+def _maker(name: str) -> Callable[[dict[str, Any]], Call]:
+    def make(params: dict[str, Any]) -> Call:
+        return Call(name, params)
+
+    return make
+
+
+def _reads_only(name: str) -> bool:
+    """True for a command whose every recipe the simulator classes as a read."""
+    from opensips_sim.params import Params
+
+    impl = HANDLERS[name]
+    info = commands()[name]
+    return all(impl.level_for(Params(dict.fromkeys(r, "1"))) == "read" for r in info.recipes)
+
+
+# ---- the run -------------------------------------------------------------------------------
+
+
+@dataclass
+class Report:
+    """What the run did and found."""
+
+    steps: int = 0
+    sequences: int = 0
+    exercised: Counter[str] = field(default_factory=Counter)
+    differences: dict[tuple[str, str], list[str]] = field(default_factory=lambda: defaultdict(list))
+
+    def add(self, command: str, kind: str, detail: str) -> None:
+        """Record one difference (details of the first few are kept)."""
+        found = self.differences[(command, kind)]
+        if len(found) < 3:
+            found.append(detail)
+        else:
+            found.append("")
+
+
+def kind_of(real: Any, sim: Any) -> str:
+    """``outcome`` (result vs error), ``error`` (different errors) or ``result``."""
+    if not isinstance(real, dict) or not isinstance(sim, dict):
+        return "status"
+    if ("error" in real) != ("error" in sim):
+        return "outcome"
+    return "error" if "error" in real else "result"
+
+
+async def _answer_of_real(up: Upstream, body: bytes) -> Any:
+    reply = await up.post(body)
+    if reply.status != 200:
+        return {"http_status": reply.status}
+    return reply.json()
+
+
+async def run_sequence(up: Upstream, calls: list[Call], report: Report) -> None:
+    """Snapshot, then each call to both, compared; then put the real state back."""
+    scenario = await read_scenario(up)
+    now = await server_now(up)
+    sim = Simulator(scenario, clock=Clock(now))  # moves with real time from the snapshot
+    try:
+        for ident, call in enumerate(calls, 1):
+            body = call.body(ident)
+            real = await _answer_of_real(up, body)
+            reply = await sim.handle_mi(body)
+            mine: Any = (
+                json.loads(reply.body) if reply.kind == "json" else {"http_status": reply.status}
+            )
+            report.steps += 1
+            report.exercised[call.command] += 1
+            a, b = normalise(call.command, real), normalise(call.command, mine)
+            if a != b:
+                shown = json.dumps(call.params)[:120]
+                detail = f"{shown}: real {json.dumps(a)[:300]} | sim {json.dumps(b)[:300]}"
+                report.add(call.command, kind_of(real, mine), detail)
+    finally:
+        await restore(up, scenario)
+    report.sequences += 1
+
+
+def load_expected(path: Path = EXPECTED_FILE) -> dict[tuple[str, str], str]:
+    """(command, kind) -> reason, from ``expected-differences.toml``."""
+    if not path.exists():
+        return {}
+    data = tomllib.loads(path.read_text("utf-8"))
+    return {(d["command"], d["kind"]): d["reason"] for d in data.get("difference", [])}
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the differential check; 0 when every difference is expected."""
+    parser = argparse.ArgumentParser(prog="python -m conformance.differential")
+    parser.add_argument("--mi-url", default=os.environ.get("OPENSIPS_MI_URL", ""))
+    parser.add_argument("--examples", type=int, default=int(os.environ.get("DIFF_EXAMPLES", 40)))
+    parser.add_argument("--steps", type=int, default=int(os.environ.get("DIFF_STEPS", 12)))
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args(argv)
+    if not args.mi_url:
+        print("differential: set OPENSIPS_MI_URL (e.g. make lab) or --mi-url", file=sys.stderr)
+        return 2
+    load_all_parts()
+    started = time.monotonic()
+    report = Report()
+    with asyncio.Runner() as runner:
+        up = Upstream(args.mi_url)
+        offered = sorted(str(c) for c in runner.run(up.call("which")))
+        pools = value_pools(runner.run(read_scenario(up)))
+        sendable = [c for c in offered if c not in DENY]
+
+        @settings(
+            max_examples=args.examples,
+            derandomize=True,
+            database=None,
+            deadline=None,
+            suppress_health_check=list(HealthCheck),
+        )
+        @given(st.lists(call_strategy(sendable, pools), min_size=1, max_size=args.steps))
+        def sequences(calls: list[Call]) -> None:
+            runner.run(run_sequence(up, calls, report))
+
+        sequences()
+        runner.run(up.close())
+    expected = load_expected()
+    unexpected = {k: v for k, v in report.differences.items() if k not in expected}
+    print(f"differential: {args.mi_url} vs a simulator started from its snapshot")
+    print(f"  offered by the server: {len(offered)}; denied: {len(offered) - len(sendable)}")
+    print(
+        f"  commands exercised: {len(report.exercised)}; sequences: {report.sequences}; "
+        f"steps: {report.steps}; {time.monotonic() - started:.0f} s"
+    )
+    print("  exercised: " + ", ".join(f"{c}({n})" for c, n in sorted(report.exercised.items())))
+    never = sorted(set(sendable) - set(report.exercised))
+    if never:
+        print(f"  offered but not drawn this run: {', '.join(never)}")
+    by_command: Counter[str] = Counter()
+    for (command, _kind), details in report.differences.items():
+        by_command[command] += len(details)
+    print(f"  differences: {sum(by_command.values())} in {len(report.differences)} (command, kind)")
+    for (command, kind), details in sorted(report.differences.items()):
+        tag = "expected" if (command, kind) in expected else "UNEXPECTED"
+        print(f"  - {tag} {command} [{kind}] x{len(details)}")
+        for detail in details[: 2 if tag == "UNEXPECTED" else 0]:
+            if detail:
+                print(f"      {detail}")
+    return 1 if unexpected else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -97,8 +97,9 @@ async def describe(
         if describer is not None
         else _generic(resolution, values)
     )
+    article = "an" if str(resolution.level)[0] in "aeiou" else "a"
     return (
-        f"This {effect}, on {instance}. It is a {resolution.level} action "
+        f"This {effect}, on {instance}. It is {article} {resolution.level} action "
         f"('{command}' with {_params_text(values)}). Confirm to send it; decline to send nothing."
     )
 
@@ -117,7 +118,9 @@ def _generic(resolution: Resolution, values: Mapping[str, Any]) -> str:
             f"runs '{cmd}' ({carried.level}, with {_params_text(carried_values)}) {where} "
             f"(its effect there is not read beforehand), sent through this node"
         )
-    return f"runs '{resolution.entry.name}'"
+    summary = " ".join(resolution.entry.summary.split())
+    what = f" ({_shown(summary)})" if summary else ""
+    return f"runs '{resolution.entry.name}'{what}"
 
 
 async def _dialog_end(values: Mapping[str, Any], read: Read, now: float) -> str:

@@ -8,7 +8,7 @@ MI_URL ?= http://127.0.0.1:8888/mi
 SIM_PORT ?= 8888
 NODES ?= 1
 
-.PHONY: help venv test lint typecheck pytest sim serve conformance differential bench catalog coverage clean
+.PHONY: help venv test lint typecheck pytest sim serve conformance conformance-transports differential bench catalog coverage clean
 .PHONY: lab lab-deps lab-build lab-stop lab-status lab-tools
 .PHONY: mcp-conformance
 
@@ -62,6 +62,15 @@ conformance: $(STAMP)
 # Real OpenSIPS vs a simulator started from its snapshot (OPENSIPS_MI_URL, e.g. make lab).
 differential: $(STAMP)
 	$(BIN)/python -m conformance.differential
+
+# The simulator over mi_fifo and mi_datagram framing: writes never re-sent, reads sent
+# once, permissions (HTTP runs the whole suite in make test). About 2 min per transport.
+conformance-transports: $(STAMP)
+	for t in fifo udp unix; do \
+	  OPENSIPS_SIM_TRANSPORT=$$t HYPOTHESIS_PROFILE=$(PROFILE) $(BIN)/python -m pytest \
+	    conformance/test_writes_never_resent.py conformance/test_reads_sent_once.py \
+	    conformance/test_permission.py || exit 1; \
+	done
 
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks.run

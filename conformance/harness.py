@@ -9,6 +9,8 @@ and ``RuleBasedStateMachine`` work unchanged and each example costs only its too
 Targets (chosen by environment, see ``README.md``):
 
 * default: a simulator started on 127.0.0.1 port 0 (quiet scenario, frozen clock);
+  ``OPENSIPS_SIM_TRANSPORT=fifo|udp|unix`` makes the MCP server reach it over that
+  transport instead of HTTP (same state, faults, journal; control API over HTTP);
 * ``OPENSIPS_MI_URL=http://...``: an external MI endpoint (a lab OpenSIPS). Unless
   ``OPENSIPS_SIM_CONTROL_URL`` names a control API, the suite starts the fault proxy
   (``opensips-sim proxy``, ``opensips_sim/proxy.py``) in front of it and talks to the
@@ -23,6 +25,8 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
+import tempfile
 from collections.abc import Mapping, Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass, field
@@ -43,6 +47,8 @@ from opensips_mcp.server import OpenSIPSMCP, build_server
 from opensips_mcp.settings import Settings
 
 MI_URL_ENV = "OPENSIPS_MI_URL"
+#: With the suite's own simulator: ``http`` (default), ``fifo``, ``udp`` or ``unix``.
+SIM_TRANSPORT_ENV = "OPENSIPS_SIM_TRANSPORT"
 CONTROL_URL_ENV = "OPENSIPS_SIM_CONTROL_URL"
 ALLOW_WRITES_ENV = "OPENSIPS_CONFORMANCE_ALLOW_WRITES"
 NO_PROXY_ENV = "OPENSIPS_CONFORMANCE_NO_PROXY"
@@ -358,7 +364,7 @@ def open_target(portal: BlockingPortal, stack: ExitStack) -> Target:
         if control is not None:
             stack.callback(control.close)
         return Target(name=caps.name, mi_url=mi_url, control=control, allow_writes=caps.writes)
-    from opensips_sim.runner import running_simulator
+    from opensips_sim.runner import running_simulator, serving_stream
 
     sim = stack.enter_context(
         portal.wrap_async_context_manager(
@@ -367,4 +373,13 @@ def open_target(portal: BlockingPortal, stack: ExitStack) -> Target:
     )
     control = SimControl(sim.control_url)
     stack.callback(control.close)
-    return Target(name="simulator", mi_url=sim.url, control=control, allow_writes=True)
+    mi_url, name = sim.url, "simulator"
+    kind = os.environ.get(SIM_TRANSPORT_ENV, "http").strip().lower()
+    if kind != "http":  # the same simulator over mi_fifo / mi_datagram framing
+        directory = tempfile.mkdtemp(prefix="conf-", dir="/tmp")  # unix paths are short
+        stack.callback(shutil.rmtree, directory, True)
+        mi_url = stack.enter_context(
+            portal.wrap_async_context_manager(serving_stream(sim, kind, directory))
+        )
+        name = f"simulator over {kind}"
+    return Target(name=name, mi_url=mi_url, control=control, allow_writes=True)

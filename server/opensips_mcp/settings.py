@@ -187,8 +187,13 @@ def _role(value: Any) -> Role:
 def _url(value: Any) -> str:
     text = _text(value)
     parts = urlsplit(text)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ValueError(f"must be an http:// or https:// URL with a host, got {text!r}")
+    if parts.scheme in ("fifo", "unix") and parts.path.startswith("/") and not parts.netloc:
+        return text  # mi_fifo, mi_datagram on a unix socket (see opensips_mcp.mi.MISettings)
+    if parts.scheme not in ("http", "https", "udp") or not parts.hostname:
+        raise ValueError(
+            "must be an http://, https:// or udp:// URL with a host, or fifo:///path "
+            f"or unix:///path, got {text!r}"
+        )
     try:
         _ = parts.port
     except ValueError:

@@ -28,6 +28,7 @@ from .clock import Clock
 from .cluster import SimulatedCluster
 from .faults import FaultError, load_rules_file
 from .simulator import Settings, Simulator
+from .streams import start_streams
 from .wire import WireServer
 
 INSPECTOR = "npx -y @modelcontextprotocol/inspector@2.12.0 --cli"
@@ -66,6 +67,21 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--banner", action="store_true", help="print how to connect the MCP server to it"
+    )
+    parser.add_argument(
+        "--fifo", metavar="PATH", help="also serve MI on a FIFO at PATH, as mi_fifo"
+    )
+    parser.add_argument(
+        "--fifo-reply-dir",
+        metavar="DIR",
+        default="/tmp/",
+        help="where FIFO replies go, as mi_fifo's reply_dir (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--udp", type=int, metavar="PORT", help="also serve MI on UDP PORT, as mi_datagram"
+    )
+    parser.add_argument(
+        "--unix", metavar="PATH", help="also serve MI on a unix datagram socket, as mi_datagram"
     )
     parser.add_argument(
         "--nodes",
@@ -185,12 +201,15 @@ async def serve(args: argparse.Namespace) -> int:
         loop.add_signal_handler(signum, stop.set)
     url = f"http://{args.host}:{port}/mi"
     print(f"opensips-sim listening on {url}", flush=True)
+    streams = await start_streams(sim, args)
     if args.banner:
         print(banner(url, f"http://{args.host}:{port}/sim"), flush=True)
     try:
         await stop.wait()
     finally:
         await server.close()
+        for stream in streams:
+            await stream.close()
     return 0
 
 

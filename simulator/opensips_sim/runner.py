@@ -11,6 +11,7 @@ async with running_simulator(scenario="quiet", seed=1, frozen_at=1795689764) as 
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -19,6 +20,7 @@ from typing import Any
 from .clock import Clock
 from .faults import FaultRule
 from .simulator import Settings, Simulator
+from .streams import DatagramServer, FIFOServer
 from .wire import WireServer
 from .world import World
 
@@ -94,3 +96,34 @@ async def running_simulator(
         yield RunningSimulator(sim, host, bound)
     finally:
         await server.close()
+
+
+@asynccontextmanager
+async def serving_stream(
+    running: RunningSimulator, kind: str, directory: str
+) -> AsyncIterator[str]:
+    """Serve ``running``'s simulator over ``kind`` (fifo, udp, unix) too; yields its MI URL.
+
+    Same state, faults and journal as the HTTP endpoint; FIFO, reply FIFOs and the unix
+    socket live in ``directory``.
+    """
+    stream: FIFOServer | DatagramServer
+    if kind == "fifo":
+        reply_dir = os.path.join(directory, "replies") + "/"
+        os.makedirs(reply_dir, exist_ok=True)
+        stream = FIFOServer(running.sim, os.path.join(directory, "mi.fifo"), reply_dir)
+        url = f"fifo://{stream.path}?reply_dir={reply_dir}"
+        await stream.start()
+    elif kind == "udp":
+        stream = DatagramServer(running.sim, host=running.host, port=0)
+        url = f"udp://{running.host}:{await stream.start()}"
+    elif kind == "unix":
+        stream = DatagramServer(running.sim, unix_path=os.path.join(directory, "mi.sock"))
+        url = f"unix://{stream.unix_path}"
+        await stream.start()
+    else:
+        raise ValueError(f"no simulator transport {kind!r}: fifo, udp or unix")
+    try:
+        yield url
+    finally:
+        await stream.close()

@@ -266,8 +266,10 @@ class AuditTail:
         return complete.decode("utf-8").splitlines()
 
     def new_records(self) -> list[dict[str, Any]]:
-        """Records appended since the last call, parsed."""
-        return [json.loads(line) for line in self.new_lines()]
+        """Call records appended since the last call, parsed (the ``pending`` records
+        stored before writes and the files' first records are left out)."""
+        parsed = [json.loads(line) for line in self.new_lines()]
+        return [r for r in parsed if r.get("kind", "call") == "call"]
 
 
 @dataclass

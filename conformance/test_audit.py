@@ -210,8 +210,12 @@ def test_every_tool_call_is_audited_once_in_order_without_secrets(
     http_server.audit.new_lines()
     outcomes = harness.portal.call(_run_sequences, http_server, plans)
     lines = http_server.audit.new_lines()
-    records = [_parse(line) for line in lines]
+    parsed = [_parse(line) for line in lines]
+    records = [r for r in parsed if r.get("kind") == "call"]
     assert len(records) == sum(len(plan) for plan in plans), "not one record per tool call"
+    intents = {r["call_id"] for r in parsed if r.get("kind") == "pending"}
+    referenced = {c["call_id"] for r in records for c in r["calls"] if c.get("call_id")}
+    assert intents == referenced, "a pending record without its call record, or the reverse"
     for principal, plan in zip(http_server.principals, plans, strict=True):
         mine = [r for r in records if r["principal"] == principal.name]
         note(f"{principal.name}: {[(r['tool'], r['command'], r['outcome']) for r in mine]}")

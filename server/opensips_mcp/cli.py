@@ -1,4 +1,4 @@
-"""The ``opensips-mcp`` command: ``serve``, ``token add|list|remove``, ``audit tail``."""
+"""The ``opensips-mcp`` command: ``serve``, ``token add|list|remove``, ``audit tail|verify``."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from typing import Any
 import anyio
 
 from opensips_mcp import __version__
-from opensips_mcp.audit import AuditError, AuditLog, format_record, read_records
+from opensips_mcp.audit import AuditError, AuditLog, format_record, read_records, verify_trail
 from opensips_mcp.eventloop import anyio_backend_options
 from opensips_mcp.gate import Role
 from opensips_mcp.settings import Settings, SettingsError, env_name, load_settings
@@ -81,6 +81,26 @@ SERVE_OPTIONS: list[tuple[str, dict[str, Any]]] = [
             "metavar": "PATH",
             "help": "audit trail, one JSON line per tool call "
             "(default ~/.local/state/opensips-mcp/audit.jsonl)",
+        },
+    ),
+    (
+        "audit_max_bytes",
+        {
+            "metavar": "SIZE",
+            "help": "rotate the audit log before it grows past SIZE (bytes, or 100M, 1G; "
+            "default 100M; 0 = never)",
+        },
+    ),
+    (
+        "audit_keep",
+        {"metavar": "N", "help": "rotated audit files kept (audit.jsonl.1 .. .N; default 10)"},
+    ),
+    (
+        "audit_syslog",
+        {
+            "metavar": "URL",
+            "help": "also send each audit record to syslog (RFC 5424): udp://HOST:PORT, "
+            "tcp://HOST:PORT or unix:///PATH (default: off)",
         },
     ),
     (
@@ -286,6 +306,22 @@ def build_parser() -> argparse.ArgumentParser:
         + _env("audit_log"),
     )
     _add_config(tail)
+    verify = audit_sub.add_parser(
+        "verify",
+        help="check the hash chain of the whole trail (every file)",
+        description="Check every record of the audit trail (rotated files included, oldest "
+        "first) against the hash chain. Exit 0 when intact; 1 naming the first bad record "
+        "(file:line) when a line was edited, removed or added.",
+    )
+    verify.add_argument(
+        "--audit-log",
+        dest="audit_log",
+        metavar="PATH",
+        default=None,
+        help="audit trail file (default ~/.local/state/opensips-mcp/audit.jsonl)"
+        + _env("audit_log"),
+    )
+    _add_config(verify)
     return parser
 
 
@@ -311,7 +347,7 @@ def _serve(args: argparse.Namespace) -> int:
     settings = _settings(args, [name for name, _ in SERVE_OPTIONS])
     _configure_logging(settings.log_level)
     try:
-        AuditLog(settings.audit_log).prepare()
+        AuditLog.for_settings(settings).prepare()
     except AuditError as exc:
         raise CLIError(f"setting 'audit_log': {exc}") from None
     if settings.transport == "http":
@@ -362,7 +398,36 @@ def _token(args: argparse.Namespace) -> int:
     return 0
 
 
+def _audit_verify(args: argparse.Namespace) -> int:
+    settings = _settings(args, ["audit_log"])
+    try:
+        result = verify_trail(settings.audit_log)
+    except FileNotFoundError:
+        raise CLIError(f"no audit trail at {settings.audit_log} yet") from None
+    except OSError as exc:
+        raise CLIError(f"cannot read {settings.audit_log}: {exc.strerror}") from None
+    if result.broken is not None:
+        bad = result.broken
+        seq = f" (seq {bad.seq})" if bad.seq is not None else ""
+        print(f"BROKEN at {bad.where}{seq}: {bad.reason}")
+        print(f"{result.records} record(s) checked before it", file=sys.stderr)
+        return 1
+    print(
+        f"OK: {result.records} records in {result.files} file(s), seq {result.first_seq}.."
+        f"{result.last_seq}, last hash {result.last_hash}"
+    )
+    if result.open_intents:
+        print(
+            f"{len(result.open_intents)} pending write(s) without an outcome yet "
+            "(in flight, or closed when the server next starts)",
+            file=sys.stderr,
+        )
+    return 0
+
+
 def _audit(args: argparse.Namespace) -> int:
+    if args.audit_command == "verify":
+        return _audit_verify(args)
     settings = _settings(args, ["audit_log"])
     if args.count < 1:
         raise CLIError("-n must be 1 or more")

@@ -226,3 +226,13 @@ def audit_failed(command: str | None) -> MCPToolError:
         f"failed. Tell the server's operator (the audit log is not writable). Check the "
         f"state with a read command before doing anything else.",
     )
+
+
+def audit_intent_failed(command: str) -> MCPToolError:
+    """The error for a write not sent because its ``pending`` record could not be stored."""
+    return tool_error(
+        ErrorCode.AUDIT_FAILED,
+        f"'{command}' was NOT sent: its audit record could not be stored first, and no "
+        f"change is made without one. Tell the server's operator (the audit log is not "
+        f"writable); retry once it is fixed.",
+    )

@@ -32,9 +32,12 @@ What happens inside :meth:`ToolCall.mi` (and :meth:`Runtime.run_mi`), in order:
 3. **call** the MI client with the resolved level (so writes are never re-sent), using
    the name the live server knows (3.6 name or 4.x alias);
 4. **map** every failure to a ``ToolError`` with a stable code (:mod:`opensips_mcp.errors`);
-5. **audit**: when the tool call ends, however it ends (result, error, cancellation),
-   one record is written, shielded from cancellation, before the result returns.
-   A write whose record cannot be stored is reported as ``audit_failed``.
+5. **audit**: before a write, destructive or admin recipe is sent, a ``pending``
+   record is fsynced (if it cannot be, nothing is sent: ``audit_failed``); when the
+   tool call ends, however it ends (result, error, cancellation), one ``call`` record
+   is written, shielded from cancellation, before the result returns. A write whose
+   record cannot be stored is reported as ``audit_failed``. At start, ``pending``
+   records a dead server left without an outcome are closed (``unknown``).
 
 Rules for tool authors:
 
@@ -72,6 +75,7 @@ from opensips_mcp.audit import (
     AuditRecord,
     CallRecord,
     Outcome,
+    pending_record,
     redact,
     utc_now,
 )
@@ -221,6 +225,7 @@ class Runtime:
         """Open the MI clients (first user) and check the audit log is writable."""
         if self._users == 0:
             self.audit.prepare()
+            await self.audit.recover()
             for instance in self.instances.values():
                 instance.open()
         self._users += 1
@@ -371,6 +376,7 @@ class ToolCall:
         )
         self._t0 = time.perf_counter()
         self._in_flight: CallRecord | None = None
+        self._intents = 0
 
     @property
     def instance(self) -> Instance:
@@ -457,6 +463,8 @@ class ToolCall:
         self.record.calls.append(record)
         # Left set if the call is cancelled mid-way: __aexit__ then records the outcome.
         self._in_flight = record
+        if resolution.level is not AccessLevel.READ:
+            await self._intend(record, resolution, wire)
         try:
             resp = await self.instance.mi.call(wire, params, level=resolution.level)
         except MIError as exc:
@@ -603,6 +611,37 @@ class ToolCall:
             return None
         record.attempts, record.outcome = resp.attempts, "ok"
         return resp.result
+
+    async def _intend(self, record: CallRecord, resolution: Resolution, wire: str) -> None:
+        """Store the ``pending`` record of a write before it is sent (shielded: once
+        asked, it completes); if it cannot be stored, the write is not sent."""
+        self._intents += 1
+        call_id = f"{self.record.request_id}-{self._intents}"
+        pending = pending_record(
+            request_id=self.record.request_id,
+            call_id=call_id,
+            mcp_request_id=self.record.mcp_request_id,
+            principal=self.record.principal,
+            role=self.record.role,
+            instance=self.record.instance,
+            tool=self.record.tool,
+            command=record.command,
+            sent_as=wire,
+            recipe=resolution.recipe.params,
+            params=record.params,
+            level=resolution.level.value,
+        )
+        with anyio.CancelScope(shield=True):
+            try:
+                seq = await self.runtime.audit.intend(pending)
+            except Exception as exc:
+                logger.error("pending record %s not stored: %s", call_id, exc)
+                seq = None
+        if seq is None:
+            self._in_flight = None
+            record.outcome = "error"
+            raise errors.audit_intent_failed(record.command)
+        record.call_id, record.pending_seq = call_id, seq
 
     async def live_commands(self, *, refresh: bool = False) -> LiveCommands:
         """The live server's commands (cached; a fetch is recorded in this tool call)."""

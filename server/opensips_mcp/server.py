@@ -163,7 +163,7 @@ def build_server(
     unknown toolset or tool name.
     """
     specs = select_tools(discover_toolsets(), settings.toolsets, settings.tools)
-    runtime = Runtime(settings, load_catalog(), audit or AuditLog(settings.audit_log))
+    runtime = Runtime(settings, load_catalog(), audit or AuditLog.for_settings(settings))
     auth_kwargs: dict[str, Any] = {}
     if tokens is not None:
         # The SDK requires an issuer URL, but it only serves OAuth routes with an

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
+from opensips_mcp.audit.syslog import SyslogURLError, parse_syslog_url
 from opensips_mcp.confirm.policy import ConfirmPolicy
 from opensips_mcp.gate import Principal, Role
 from opensips_mcp.instances import InstanceConfig, check_name, parse_instances, resolve_fleet
@@ -86,6 +87,9 @@ class Settings:
     port: int = 8080
     tokens_file: Path = field(default_factory=default_tokens_file)
     audit_log: Path = field(default_factory=default_audit_log)
+    audit_max_bytes: int = 100 * 1024 * 1024
+    audit_keep: int = 10
+    audit_syslog: str | None = None
     read_only: bool = False
     allowed_hosts: tuple[str, ...] = ()
     allowed_origins: tuple[str, ...] = ()
@@ -269,6 +273,35 @@ def _path(value: Any) -> Path:
     return Path(text).expanduser()
 
 
+_SIZE_UNITS = {"": 1, "k": 1024, "m": 1024**2, "g": 1024**3}
+
+
+def _size(value: Any) -> int:
+    if isinstance(value, int) and not isinstance(value, bool):
+        number = value
+    else:
+        text = _text(value).lower().removesuffix("b").removesuffix("i")
+        unit = text[-1:] if text[-1:] in _SIZE_UNITS else ""
+        digits = text[: len(text) - len(unit)].strip()
+        if not digits.isdigit():
+            raise ValueError(f"expected a size in bytes (e.g. 104857600, 100M, 1G), got {value!r}")
+        number = int(digits) * _SIZE_UNITS[unit]
+    if number != 0 and number < 4096:
+        raise ValueError(f"must be 0 (never rotate) or at least 4096 bytes, got {number}")
+    return number
+
+
+def _syslog(value: Any) -> str | None:
+    text = _text(value)
+    if not text:
+        return None
+    try:
+        parse_syslog_url(text)
+    except SyslogURLError as exc:
+        raise ValueError(str(exc)) from None
+    return text
+
+
 def _names(value: Any) -> tuple[str, ...]:
     if isinstance(value, list | tuple):
         items = [_text(v) for v in value]
@@ -316,6 +349,9 @@ PARSERS: dict[str, Parser] = {
     "port": _port,
     "tokens_file": _path,
     "audit_log": _path,
+    "audit_max_bytes": _size,
+    "audit_keep": _positive_int,
+    "audit_syslog": _syslog,
     "read_only": _bool,
     "allowed_hosts": _names,
     "allowed_origins": _names,

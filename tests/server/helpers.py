@@ -130,7 +130,12 @@ def error_text(result: CallToolResult) -> str:
 
 
 def audit_records(path: Path) -> list[dict[str, Any]]:
-    """Every record stored so far."""
+    """Every call record stored so far (``pending`` and file records left out)."""
+    return [r for r in trail_lines(path) if r.get("kind") == "call"]
+
+
+def trail_lines(path: Path) -> list[dict[str, Any]]:
+    """Every line stored so far in the live file, parsed (file headers included)."""
     if not path.exists():
         return []
     return [json.loads(line) for line in path.read_text().splitlines()]

@@ -1,17 +1,20 @@
-"""The audit trail: one JSON line per tool call, stored before the result returns.
+"""The records of the audit trail: what one tool call, or one write about to be sent, says.
 
-A record (all keys always present)::
+A call record (``kind: "call"``; all keys always present, in this order; the chain keys
+``seq``, ``prev`` and ``hash`` are added when it is stored, see :mod:`.chain`)::
 
-    {"time": "2026-11-26T10:42:44.123456Z",   # UTC, ISO 8601
+    {"kind": "call",
+     "time": "2026-11-26T10:42:44.123456Z",   # UTC, ISO 8601
      "request_id": "5f0c...",                 # unique per tool call (uuid4 hex)
      "mcp_request_id": "7",                   # the JSON-RPC id of the tools/call, or null
      "principal": "alice", "role": "operator",
      "tool": "mi_execute",
+     "instance": "default",                   # the OpenSIPS instance addressed
      "command": "ds_set_state",               # the first MI command of the call, or null
      "params": {"state": "i", ...},           # its parameters, secrets redacted, or null
      "level": "write",                        # highest level among the call's MI commands
      "decision": "allow",                     # "deny" when the gate refused any MI call
-     "outcome": "ok",                         # ok | denied | error | unknown
+     "outcome": "ok",                         # ok | denied | error | unknown | declined
      "error": null,                           # the error code the agent saw, if any
      "mi_attempts": 1,                        # HTTP requests sent, summed over the calls
      "duration_ms": 3.2,
@@ -23,32 +26,32 @@ A record (all keys always present)::
 
 ``calls`` lists every MI command the tool call gated, in order (a typed tool may run
 several), each as ``{"command", "params", "level", "decision", "outcome", "attempts",
-"internal"}``; ``internal`` marks the server's own ``which`` look-ups (live command
-list, cached). ``command``/``params`` repeat the first call the tool itself asked for.
+"internal", "call_id", "pending_seq"}``; ``internal`` marks the server's own ``which``
+look-ups (live command list, cached); ``call_id`` and ``pending_seq`` name the
+``pending`` record stored before a write was sent (both null for reads).
+``command``/``params`` repeat the first call the tool itself asked for.
+
+A pending record (``kind: "pending"``) is stored, fsynced, before a write, destructive
+or admin recipe is sent: ``time, request_id, call_id, mcp_request_id, principal, role,
+instance, tool, command, sent_as, recipe, params, level``. The call record of the same
+tool call refers to it by ``call_id`` and ``pending_seq``. A pending record that never got
+its call record (the server died) is closed at the next start by a ``closing`` record:
+``time, call_id, pending_seq, request_id, principal, role, instance, tool, command,
+params, level, outcome: "unknown", reason: "server stopped"``.
 
 Secrets: a parameter whose name contains ``password``, ``passwd``, ``ha1``,
 ``secret``, ``token``, ``auth`` or ``key`` (any case, at any depth) is stored as
 ``"[redacted]"``. Positional parameters are named from the resolved recipe; a value
 whose name is unknown is redacted. Bearer tokens are never passed to this module.
-
-Storage: each record is appended with ``O_APPEND``, then fsynced, in a worker thread
-(the event loop keeps serving) while a lock serializes writers, so lines never
-interleave. The file is opened per record, which keeps log rotation by rename safe.
 """
 
 from __future__ import annotations
 
 import json
-import os
-import threading
-from collections import deque
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any, Literal
-
-import anyio.to_thread
 
 Outcome = Literal["ok", "denied", "error", "unknown", "declined"]
 DecisionText = Literal["allow", "deny"]
@@ -114,6 +117,10 @@ class CallRecord:
     attempts: int = 0
     internal: bool = False
     """Made by the server for its own needs (the live ``which``), not asked by the tool."""
+    call_id: str | None = None
+    """The ``call_id`` of the ``pending`` record stored before this write was sent."""
+    pending_seq: int | None = None
+    """The chain position (``seq``) of that ``pending`` record."""
 
     def as_json(self) -> dict[str, Any]:
         """The JSON form stored under ``calls``."""
@@ -125,6 +132,8 @@ class CallRecord:
             "outcome": self.outcome,
             "attempts": self.attempts,
             "internal": self.internal,
+            "call_id": self.call_id,
+            "pending_seq": self.pending_seq,
         }
 
 
@@ -157,7 +166,8 @@ class AuditRecord:
         first = asked[0] if asked else None
         levels = [c.level for c in self.calls if c.level is not None]
         return {
-            "time": self.started.astimezone(UTC).isoformat().replace("+00:00", "Z"),
+            "kind": "call",
+            "time": iso_time(self.started),
             "request_id": self.request_id,
             "mcp_request_id": self.mcp_request_id,
             "principal": self.principal,
@@ -193,90 +203,99 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-class AuditLog:
-    """An append-only JSON-lines file; :meth:`write` returns once the line is on disk."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self._lock = threading.Lock()
-
-    def prepare(self) -> None:
-        """Create the parent directories and check the file can be opened for append.
-
-        Raises :class:`AuditError` (with the path and the reason) when it cannot.
-        """
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-            fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
-            os.close(fd)
-        except OSError as exc:
-            raise AuditError(f"cannot open the audit log {self.path}: {exc.strerror}") from exc
-
-    async def write(self, record: Mapping[str, Any]) -> None:
-        """Append one record, flushed and fsynced. Raises :class:`AuditError`."""
-        line = (json.dumps(record, separators=(",", ":"), default=str) + "\n").encode()
-        await anyio.to_thread.run_sync(self._append, line)
-
-    def _append(self, line: bytes) -> None:
-        with self._lock:
-            try:
-                fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
-            except OSError as exc:
-                raise AuditError(f"cannot open the audit log {self.path}: {exc.strerror}") from exc
-            try:
-                written = 0
-                while written < len(line):
-                    written += os.write(fd, line[written:])
-                os.fsync(fd)
-            except OSError as exc:
-                raise AuditError(f"cannot write the audit log {self.path}: {exc.strerror}") from exc
-            finally:
-                os.close(fd)
+def iso_time(moment: datetime) -> str:
+    """``moment`` in UTC as ISO 8601 with a ``Z``."""
+    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
-def read_records(
-    path: Path,
+def pending_record(
     *,
-    last: int | None = None,
-    principal: str | None = None,
-    outcome: str | None = None,
-) -> Iterator[dict[str, Any]]:
-    """The stored records, oldest first, filtered; only the ``last`` N when given.
+    request_id: str,
+    call_id: str,
+    mcp_request_id: str | None,
+    principal: str,
+    role: str,
+    instance: str | None,
+    tool: str,
+    command: str,
+    sent_as: str,
+    recipe: Sequence[str],
+    params: Any,
+    level: str,
+) -> dict[str, Any]:
+    """The record stored before a write is sent (``params`` already redacted)."""
+    return {
+        "kind": "pending",
+        "time": iso_time(utc_now()),
+        "request_id": request_id,
+        "call_id": call_id,
+        "mcp_request_id": mcp_request_id,
+        "principal": principal,
+        "role": role,
+        "instance": instance,
+        "tool": tool,
+        "command": command,
+        "sent_as": sent_as,
+        "recipe": list(recipe),
+        "params": params,
+        "level": level,
+    }
 
-    A line that is not a JSON object (say a torn last line) is skipped.
-    """
-    kept: deque[dict[str, Any]] = deque(maxlen=last) if last is not None else deque()
-    with path.open(encoding="utf-8", errors="replace") as f:
-        for raw in f:
-            try:
-                record = json.loads(raw)
-            except json.JSONDecodeError:
-                continue
-            if not isinstance(record, dict):
-                continue
-            if principal is not None and record.get("principal") != principal:
-                continue
-            if outcome is not None and record.get("outcome") != outcome:
-                continue
-            kept.append(record)
-    yield from kept
+
+CLOSING_REASON = "server stopped"
+
+
+def closing_record(pending: Mapping[str, Any], *, reason: str = CLOSING_REASON) -> dict[str, Any]:
+    """The record that closes a stored ``pending`` record that never got its call record."""
+    return {
+        "kind": "closing",
+        "time": iso_time(utc_now()),
+        "call_id": pending.get("call_id"),
+        "pending_seq": pending.get("seq"),
+        "request_id": pending.get("request_id"),
+        "principal": pending.get("principal"),
+        "role": pending.get("role"),
+        "instance": pending.get("instance"),
+        "tool": pending.get("tool"),
+        "command": pending.get("command"),
+        "params": pending.get("params"),
+        "level": pending.get("level"),
+        "outcome": "unknown",
+        "reason": reason,
+    }
+
+
+def _shown(params: Any) -> str:
+    return "" if params in (None, {}, []) else " " + json.dumps(params, separators=(",", ":"))
 
 
 def format_record(record: Mapping[str, Any]) -> str:
-    """One readable line for ``opensips-mcp audit tail``."""
+    """One readable line for ``opensips-mcp audit tail`` (call, pending or closing)."""
+    kind = record.get("kind", "call")
+    who = f"{record.get('principal', '?')}({record.get('role', '?')})"
+    seq = f"  seq={record['seq']}" if "seq" in record else ""
+    if kind == "pending":
+        return (
+            f"{record.get('time', '?')}  {who}  {record.get('tool', '?')}  "
+            f"{record.get('command')}{_shown(record.get('params'))}  pending/{record.get('level')}"
+            f"  call={record.get('call_id', '?')}{seq}"
+        )
+    if kind == "closing":
+        return (
+            f"{record.get('time', '?')}  {who}  {record.get('tool', '?')}  "
+            f"{record.get('command')}{_shown(record.get('params'))}  "
+            f"closed/{record.get('outcome', '?')} ({record.get('reason', '?')})  "
+            f"call={record.get('call_id', '?')} pending_seq={record.get('pending_seq')}{seq}"
+        )
     calls = record.get("calls") or []
-    commands = []
-    for call in calls:
-        params = call.get("params")
-        shown = "" if params in (None, {}, []) else " " + json.dumps(params, separators=(",", ":"))
-        commands.append(f"{call.get('command')}{shown}")
+    commands = [f"{call.get('command')}{_shown(call.get('params'))}" for call in calls]
     what = "; ".join(commands) if commands else "-"
     error = f" error={record['error']}" if record.get("error") else ""
     cancelled = " cancelled" if record.get("cancelled") else ""
     return (
-        f"{record.get('time', '?')}  {record.get('principal', '?')}({record.get('role', '?')})  "
+        f"{record.get('time', '?')}  {who}  "
         f"{record.get('tool', '?')}  {what}  "
         f"{record.get('decision', '?')}/{record.get('outcome', '?')}{error}{cancelled}  "
         f"attempts={record.get('mi_attempts', 0)}  {record.get('duration_ms', 0)}ms  "
-        f"req={record.get('request_id', '?')}"
+        f"req={record.get('request_id', '?')}{seq}"
     )

@@ -31,7 +31,6 @@ FIELDS = {
     "principal",
     "role",
     "tool",
-    "instance",
     "command",
     "params",
     "level",

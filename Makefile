@@ -17,7 +17,7 @@ help:
 	@echo "make test         lint, type-check and run all tests (tests/ and conformance/)"
 	@echo "make serve        run the MCP server (stdio) against MI_URL=$(MI_URL)"
 	@echo "make conformance  conformance suite (PROFILE=ci|deep; OPENSIPS_MI_URL=... for a real one)"
-	@echo "make bench        benchmarks -> benchmarks/results/latest.{json,md}"
+	@echo "make bench        benchmarks -> benchmarks/results/{latest,transports}.{json,md}"
 	@echo "make lint         ruff + mypy strict"
 	@echo "make mcp-conformance  the official MCP conformance suite vs serve --transport http"
 	@echo "                  (npm packages cached in ~/.cache/opensips-mcp; baseline"
@@ -74,6 +74,7 @@ conformance-transports: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks.run
+	$(BIN)/python -m benchmarks.transports
 
 catalog: $(STAMP)
 	$(BIN)/python scripts/build_catalog.py

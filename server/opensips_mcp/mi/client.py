@@ -96,7 +96,8 @@ class MIClient:
         deadline = started + settings.total_timeout
         sent = 0
         last: AttemptFailed | None = None
-        level = AccessLevel(level)
+        if type(level) is not AccessLevel:
+            level = AccessLevel(level)
         for retry in range(settings.max_attempts):
             if retry and last is not None:  # every failed attempt sets last
                 delay = backoff_delay(

@@ -32,7 +32,7 @@ from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from opensips_mcp.mi.settings import MISettings
-from opensips_mcp.mi.transport import Answer, AttemptFailed, decode_or_fail
+from opensips_mcp.mi.transport import Answer, AttemptFailed, Slots, decode_or_fail, take_slot
 
 __all__ = ["MAX_DATAGRAM", "DatagramTransport"]
 
@@ -63,7 +63,7 @@ class DatagramTransport:
             if parts.hostname is None or parts.port is None:
                 raise ValueError(f"udp url must be udp://host:port, got {settings.url!r}")
             self._host, self._port = parts.hostname, parts.port
-        self._slots = asyncio.Semaphore(min(settings.max_in_flight, settings.pool_size))
+        self._slots = Slots(min(settings.max_in_flight, settings.pool_size))
         self._idle: list[socket.socket] = []
         self._busy: set[socket.socket] = set()
         self._private_dir: str | None = None
@@ -87,18 +87,7 @@ class DatagramTransport:
             raise RuntimeError("MI client is closed")
         loop = asyncio.get_running_loop()
         slots = self._slots
-        if slots.locked():
-            wait = min(self._settings.pool_timeout, deadline - loop.time())
-            if wait <= 0:
-                raise AttemptFailed("deadline", sent=False)
-            try:
-                async with asyncio.timeout(wait):
-                    await slots.acquire()
-            except TimeoutError:
-                cause = "deadline" if loop.time() >= deadline else "pool_timeout"
-                raise AttemptFailed(cause, sent=False) from None
-        else:
-            await slots.acquire()
+        await take_slot(slots, self._settings.pool_timeout, deadline)
         try:
             sock = self._idle.pop() if self._idle else await self._open(loop)
             self._busy.add(sock)

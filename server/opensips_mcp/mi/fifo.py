@@ -35,7 +35,7 @@ import select
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from opensips_mcp.mi.settings import MISettings
-from opensips_mcp.mi.transport import Answer, AttemptFailed, decode_or_fail
+from opensips_mcp.mi.transport import Answer, AttemptFailed, Slots, decode_or_fail, take_slot
 
 __all__ = ["MAX_FIFO_REQUEST", "FIFOTransport"]
 
@@ -67,7 +67,7 @@ class FIFOTransport:
         query = parse_qs(parts.query)
         reply_dir = query.get("reply_dir", ["/tmp/"])[-1]
         self._reply_dir = reply_dir if reply_dir.endswith("/") else reply_dir + "/"
-        self._slots = asyncio.Semaphore(settings.max_in_flight)
+        self._slots = Slots(settings.max_in_flight)
         self._fd: int | None = None  # write end of OpenSIPS's FIFO, kept open
         self._closed = False
 
@@ -88,18 +88,7 @@ class FIFOTransport:
             raise RuntimeError("MI client is closed")
         loop = asyncio.get_running_loop()
         slots = self._slots
-        if slots.locked():
-            wait = min(self._settings.pool_timeout, deadline - loop.time())
-            if wait <= 0:
-                raise AttemptFailed("deadline", sent=False)
-            try:
-                async with asyncio.timeout(wait):
-                    await slots.acquire()
-            except TimeoutError:
-                cause = "deadline" if loop.time() >= deadline else "pool_timeout"
-                raise AttemptFailed(cause, sent=False) from None
-        else:
-            await slots.acquire()
+        await take_slot(slots, self._settings.pool_timeout, deadline)
         try:
             return await self._call(loop, body, request_id, deadline)
         finally:

@@ -34,9 +34,18 @@ import httptools
 
 from opensips_mcp.mi.jsonrpc import ReplyError, ReplyResult
 from opensips_mcp.mi.settings import MISettings
-from opensips_mcp.mi.transport import Answer, AttemptFailed, StatusAnswer, decode_or_fail
+from opensips_mcp.mi.transport import (
+    Answer,
+    AttemptFailed,
+    Slots,
+    StatusAnswer,
+    decode_or_fail,
+    take_slot,
+)
 
 __all__ = ["HTTPTransport"]
+
+_PEEK = int(socket.MSG_PEEK | socket.MSG_DONTWAIT)
 
 
 class _Connection(asyncio.Protocol):
@@ -54,9 +63,7 @@ class _Connection(asyncio.Protocol):
         self.body: list[bytes] = []
         self.headers_done = False
         self.last_data = 0.0
-        self.read_timeout = 0.0
         self.deadline = 0.0
-        self.timer: asyncio.TimerHandle | None = None
 
     # --- asyncio.Protocol ---------------------------------------------------------------
 
@@ -72,7 +79,7 @@ class _Connection(asyncio.Protocol):
         try:
             self.parser.feed_data(data)
         except httptools.HttpParserError:
-            self._fail("malformed")
+            self.fail("malformed")
 
     def eof_received(self) -> bool:
         return False  # close our side too; connection_lost follows
@@ -80,7 +87,7 @@ class _Connection(asyncio.Protocol):
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
         if self.waiter is not None:
-            self._fail("truncated" if self.headers_done else "reset")
+            self.fail("truncated" if self.headers_done else "reset")
 
     # --- httptools callbacks ------------------------------------------------------------
 
@@ -93,7 +100,7 @@ class _Connection(asyncio.Protocol):
         if 300 <= status < 500:
             self._resolve(StatusAnswer(status))
         else:
-            self._fail("http_5xx" if status >= 500 else "http_status", status=status)
+            self.fail("http_5xx" if status >= 500 else "http_status", status=status)
         self.close()
 
     def on_body(self, body: bytes) -> None:
@@ -110,20 +117,19 @@ class _Connection(asyncio.Protocol):
 
     # --- the exchange -------------------------------------------------------------------
 
-    def start(
-        self, data: bytes, read_timeout: float, deadline: float
-    ) -> asyncio.Future[bytes | StatusAnswer]:
-        """Write one request (one write) and return the future of its reply."""
+    def start(self, data: bytes, deadline: float) -> asyncio.Future[bytes | StatusAnswer]:
+        """Write one request (one write) and return the future of its reply.
+
+        Its time limits are watched by `HTTPTransport._watch` (one timer for all).
+        """
         assert self.transport is not None
         waiter: asyncio.Future[bytes | StatusAnswer] = self.loop.create_future()
         self.waiter = waiter
         self.body = []
         self.headers_done = False
-        self.read_timeout = read_timeout
         self.deadline = deadline
         self.transport.write(data)
-        now = self.last_data = self.loop.time()
-        self.timer = self.loop.call_at(min(now + read_timeout, deadline), self._on_timer)
+        self.last_data = self.loop.time()
         return waiter
 
     def stale(self) -> bool:
@@ -135,48 +141,41 @@ class _Connection(asyncio.Protocol):
         if self.closed or self.transport is None or self.transport.is_closing():
             return True
         try:
-            self.sock.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT)  # b"": FIN; else unasked
+            self.sock.recv(1, _PEEK)  # b"": the server's FIN; anything else: unasked bytes
         except BlockingIOError:
             return False  # nothing to read: open and in step
         except OSError:
             return True
         return True
 
-    def _on_timer(self) -> None:
-        self.timer = None
+    def expiry(self, read_timeout: float, now: float) -> float | None:
+        """When the request in flight runs out of time; None once it has (it then failed)."""
         if self.waiter is None:
-            return
-        now = self.loop.time()
+            return None
         if now >= self.deadline:
-            self._fail("deadline")
-        elif self.last_data + self.read_timeout > now:  # data came: wait from the last chunk
-            when = min(self.last_data + self.read_timeout, self.deadline)
-            self.timer = self.loop.call_at(when, self._on_timer)
-        else:
-            self._fail("read_timeout")
+            self.fail("deadline")
+            return None
+        when = self.last_data + read_timeout  # from the write, then from the last chunk
+        if when <= now:
+            self.fail("read_timeout")
+            return None
+        return min(when, self.deadline)
 
     def _resolve(self, result: bytes | StatusAnswer) -> None:
         waiter, self.waiter = self.waiter, None
-        self._stop_timer()
         if waiter is not None and not waiter.done():
             waiter.set_result(result)
 
-    def _fail(self, cause: str, status: int | None = None) -> None:
+    def fail(self, cause: str, status: int | None = None) -> None:
+        """End the request in flight with `AttemptFailed` (sent) and close the connection."""
         waiter, self.waiter = self.waiter, None
-        self._stop_timer()
         self.close()
         if waiter is not None and not waiter.done():
             waiter.set_exception(AttemptFailed(cause, sent=True, status=status))
 
-    def _stop_timer(self) -> None:
-        if self.timer is not None:
-            self.timer.cancel()
-            self.timer = None
-
     def close(self) -> None:
         """Close the connection (abort: nothing more is read or written on it)."""
         self.closed = True
-        self._stop_timer()
         if self.transport is not None:
             self.transport.abort()
 
@@ -208,15 +207,20 @@ class HTTPTransport:
             "Content-Length: "
         ).encode("latin-1")
         self._ssl: ssl.SSLContext | None = ssl.create_default_context() if self._tls else None
-        self._slots = asyncio.Semaphore(min(settings.max_in_flight, settings.pool_size))
+        self._slots = Slots(min(settings.max_in_flight, settings.pool_size))
         self._idle: deque[_Connection] = deque()
         self._busy: set[_Connection] = set()
         self._closed = False
+        self._watch: asyncio.TimerHandle | None = None
+        self._watch_at = 0.0
         self._resolved: tuple[socket.AddressFamily, tuple[Any, ...]] | None = None
 
     async def close(self) -> None:
         """Close every connection. Later sends raise `RuntimeError`."""
         self._closed = True
+        if self._watch is not None:
+            self._watch.cancel()
+            self._watch = None
         for conn in (*self._idle, *self._busy):
             conn.close()
         self._idle.clear()
@@ -227,18 +231,7 @@ class HTTPTransport:
             raise RuntimeError("MI client is closed")
         loop = asyncio.get_running_loop()
         slots = self._slots
-        if slots.locked():
-            wait = min(self._settings.pool_timeout, deadline - loop.time())
-            if wait <= 0:
-                raise AttemptFailed("deadline", sent=False)
-            try:
-                async with asyncio.timeout(wait):
-                    await slots.acquire()
-            except TimeoutError:
-                cause = "deadline" if loop.time() >= deadline else "pool_timeout"
-                raise AttemptFailed(cause, sent=False) from None
-        else:
-            await slots.acquire()
+        await take_slot(slots, self._settings.pool_timeout, deadline)
         try:
             conn = self._take_idle(loop.time())
             if conn is None:
@@ -246,6 +239,29 @@ class HTTPTransport:
             return await self._exchange(conn, body, request_id, deadline)
         finally:
             slots.release()
+
+    def _arm(self, loop: asyncio.AbstractEventLoop, when: float) -> None:
+        if self._watch is not None:
+            self._watch.cancel()
+        self._watch = loop.call_at(when, self._on_watch, loop)
+        self._watch_at = when
+
+    def _on_watch(self, loop: asyncio.AbstractEventLoop) -> None:
+        """The one timer of all requests in flight: fail the late ones, re-arm for the rest.
+
+        Cheaper than a timer per request; exact all the same, as it is armed for the
+        earliest expiry (`_exchange` re-arms it when a new request expires sooner).
+        """
+        self._watch = None
+        now = loop.time()
+        read_timeout = self._settings.read_timeout
+        earliest: float | None = None
+        for conn in list(self._busy):
+            when = conn.expiry(read_timeout, now)
+            if when is not None and (earliest is None or when < earliest):
+                earliest = when
+        if earliest is not None:
+            self._arm(loop, earliest)
 
     def _take_idle(self, now: float) -> _Connection | None:
         idle = self._idle
@@ -311,7 +327,10 @@ class HTTPTransport:
         data = b"%s%d\r\n\r\n%s" % (self._head, len(body), body)
         self._busy.add(conn)
         try:
-            waiter = conn.start(data, self._settings.read_timeout, deadline)  # sent
+            waiter = conn.start(data, deadline)  # sent
+            expiry = min(conn.last_data + self._settings.read_timeout, deadline)
+            if self._watch is None or expiry < self._watch_at:
+                self._arm(conn.loop, expiry)
             try:
                 reply = await waiter
             except asyncio.CancelledError:

@@ -45,17 +45,30 @@ def encode_request(method: str, params: Params, request_id: int) -> bytes:
     ``params`` None omits the member; a mapping gives named parameters, any other
     sequence positional ones. Raises `TypeError` for a ``str``/``bytes`` ``params`` or
     values JSON cannot hold, `ValueError` for NaN or infinities.
+
+    Members in the order ``jsonrpc``, ``method``, ``params``, ``id``; compact ASCII JSON.
+    The start up to the method is built once per method name (one MI client calls few).
     """
-    request: dict[str, Any] = {"jsonrpc": "2.0", "method": method}
-    if params is not None:
-        if isinstance(params, Mapping):
-            request["params"] = dict(params)
-        elif isinstance(params, str | bytes | bytearray) or not isinstance(params, Sequence):
-            raise TypeError(f"params must be a mapping, a sequence or None, not {type(params)}")
-        else:
-            request["params"] = list(params)
-    request["id"] = request_id
-    return json.dumps(request, separators=(",", ":"), allow_nan=False).encode("ascii")
+    head = _HEADS.get(method)
+    if head is None:
+        head = b'{"jsonrpc":"2.0","method":' + _encode(method).encode("ascii")
+        if len(_HEADS) < _MAX_HEADS:
+            _HEADS[method] = head
+    if params is None:
+        return b'%s,"id":%d}' % (head, request_id)
+    if isinstance(params, Mapping):
+        encoded = _encode(dict(params))
+    elif isinstance(params, str | bytes | bytearray) or not isinstance(params, Sequence):
+        raise TypeError(f"params must be a mapping, a sequence or None, not {type(params)}")
+    else:
+        encoded = _encode(list(params))
+    return b'%s,"params":%s,"id":%d}' % (head, encoded.encode("ascii"), request_id)
+
+
+_encode = json.JSONEncoder(separators=(",", ":"), allow_nan=False).encode
+_decode = json.JSONDecoder().decode
+_HEADS: dict[str, bytes] = {}
+_MAX_HEADS = 4096
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,7 +105,7 @@ def decode_reply(body: bytes, request_id: int) -> ReplyResult | ReplyError:
     could not read the request's id (parse error, invalid request).
     """
     try:
-        reply = json.loads(body)
+        reply = _decode(body.decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise ReplyProblem("malformed", f"body is not JSON ({exc.__class__.__name__})") from exc
     if not isinstance(reply, dict) or reply.get("jsonrpc") != "2.0":

@@ -167,10 +167,15 @@ class FIFOTransport:
 async def _read_to_eof(
     loop: asyncio.AbstractEventLoop, fd: int, read_timeout: float, deadline: float
 ) -> bytes:
-    """Read the reply FIFO until OpenSIPS closes it; the request has been sent."""
+    """Read the reply FIFO until OpenSIPS closes it; the request has been sent.
+
+    ``read_timeout`` runs from the write, then from the last chunk; one timer, re-armed
+    only when it fires before the reply is whole.
+    """
     chunks: list[bytes] = []
     done: asyncio.Future[None] = loop.create_future()
     last = loop.time()
+    timer: asyncio.TimerHandle | None = None
 
     def readable() -> None:
         nonlocal last
@@ -189,23 +194,27 @@ async def _read_to_eof(
         except OSError:
             done.set_exception(AttemptFailed("reset", sent=True))
 
+    def check() -> None:
+        nonlocal timer
+        if done.done():
+            return
+        now = loop.time()
+        if now >= deadline:
+            done.set_exception(AttemptFailed("deadline", sent=True))
+        elif last + read_timeout <= now:
+            done.set_exception(AttemptFailed("read_timeout", sent=True))
+        else:
+            timer = loop.call_at(min(last + read_timeout, deadline), check)
+
     loop.add_reader(fd, readable)
+    timer = loop.call_at(min(last + read_timeout, deadline), check)
     try:
-        while True:
-            now = loop.time()
-            if now >= deadline:
-                raise AttemptFailed("deadline", sent=True)
-            wait = min(last + read_timeout, deadline) - now
-            if wait <= 0:
-                raise AttemptFailed("read_timeout", sent=True)
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(wait):
-                    await asyncio.shield(done)
-            if done.done():
-                done.result()
-                return b"".join(chunks)
+        await done
     finally:
+        if timer is not None:
+            timer.cancel()
         loop.remove_reader(fd)
+    return b"".join(chunks)
 
 
 def _wake(future: asyncio.Future[None]) -> None:

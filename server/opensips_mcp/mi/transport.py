@@ -88,12 +88,15 @@ class Slots:
     """At most ``size`` holders at once; waiters are served first come, first served.
 
     `asyncio.Semaphore` does the same at a higher cost per call: taking a free slot here
-    is a comparison, with no await.
+    is a comparison, with no await, and waiters share one timer (armed for the earliest
+    of their time limits) instead of a timeout each.
     """
 
     def __init__(self, size: int) -> None:
         self._free = size
-        self._waiters: deque[asyncio.Future[bool]] = deque()
+        self._waiters: deque[tuple[float, asyncio.Future[bool]]] = deque()
+        self._timer: asyncio.TimerHandle | None = None
+        self._timer_at = 0.0
 
     def try_take(self) -> bool:
         """Take a slot if one is free and nobody waits for one."""
@@ -106,8 +109,10 @@ class Slots:
         """Wait up to ``timeout`` seconds for a slot; False if none came in time."""
         loop = asyncio.get_running_loop()
         waiter: asyncio.Future[bool] = loop.create_future()
-        self._waiters.append(waiter)
-        timer = loop.call_later(timeout, _expire, waiter)  # cheaper than asyncio.timeout
+        expiry = loop.time() + timeout
+        self._waiters.append((expiry, waiter))
+        if self._timer is None or expiry < self._timer_at:
+            self._arm(loop, expiry)
         try:
             got = await waiter
         except asyncio.CancelledError:
@@ -115,30 +120,48 @@ class Slots:
                 self.release()  # handed over just as we were cancelled: pass it on
             self._forget(waiter)
             raise
-        finally:
-            timer.cancel()
         if not got:
             self._forget(waiter)
         return got
 
+    def _arm(self, loop: asyncio.AbstractEventLoop, when: float) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+        self._timer = loop.call_at(when, self._expire, loop)
+        self._timer_at = when
+
+    def _expire(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._timer = None
+        now = loop.time()
+        earliest: float | None = None
+        for expiry, waiter in self._waiters:
+            if waiter.done():
+                continue
+            if expiry <= now:
+                waiter.set_result(False)
+            elif earliest is None or expiry < earliest:
+                earliest = expiry
+        if earliest is not None:
+            self._arm(loop, earliest)
+
     def _forget(self, waiter: asyncio.Future[bool]) -> None:
-        if waiter in self._waiters:
-            self._waiters.remove(waiter)
+        for entry in self._waiters:
+            if entry[1] is waiter:
+                self._waiters.remove(entry)
+                return
 
     def release(self) -> None:
         """Give the slot to the first waiter, or free it."""
         waiters = self._waiters
         while waiters:
-            waiter = waiters.popleft()
+            _, waiter = waiters.popleft()
             if not waiter.done():
                 waiter.set_result(True)
                 return
         self._free += 1
-
-
-def _expire(waiter: asyncio.Future[bool]) -> None:
-    if not waiter.done():
-        waiter.set_result(False)
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
 
 
 async def take_slot(slots: Slots, pool_timeout: float, deadline: float) -> None:

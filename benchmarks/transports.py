@@ -86,7 +86,7 @@ def lab_target() -> Target | None:
     if unix:
         urls["mi_unix"] = f"unix://{unix}"
     version = asyncio.run(_version(http))
-    return Target(server=f"OpenSIPS {version} (real, {http})", urls=urls)
+    return Target(server=f"a real OpenSIPS: {version}, MI at {http}", urls=urls)
 
 
 async def _version(url: str) -> str:
@@ -373,7 +373,7 @@ def main(argv: list[str] | None = None) -> int:
         "urls": target.urls,
         "calls": args.calls,
         "rounds": args.rounds,
-        "load_before": os.getloadavg()[0],
+        "load_before": round(os.getloadavg()[0], 2),
         "loops": {},
     }
     try:
@@ -385,7 +385,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{loop_name}: {json.dumps(result)}", flush=True)
     finally:
         target.stop()
-    report["load_after"] = os.getloadavg()[0]
+    report["load_after"] = round(os.getloadavg()[0], 2)
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "transports.json").write_text(json.dumps(report, indent=2) + "\n")
     (args.out / "transports.md").write_text(render(report))

@@ -87,7 +87,8 @@ class DatagramTransport:
             raise RuntimeError("MI client is closed")
         loop = asyncio.get_running_loop()
         slots = self._slots
-        await take_slot(slots, self._settings.pool_timeout, deadline)
+        if not slots.try_take():  # the common case takes a free slot without an await
+            await take_slot(slots, self._settings.pool_timeout, deadline)
         try:
             sock = self._idle.pop() if self._idle else await self._open(loop)
             self._busy.add(sock)

@@ -88,7 +88,8 @@ class FIFOTransport:
             raise RuntimeError("MI client is closed")
         loop = asyncio.get_running_loop()
         slots = self._slots
-        await take_slot(slots, self._settings.pool_timeout, deadline)
+        if not slots.try_take():  # the common case takes a free slot without an await
+            await take_slot(slots, self._settings.pool_timeout, deadline)
         try:
             return await self._call(loop, body, request_id, deadline)
         finally:

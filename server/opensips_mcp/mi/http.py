@@ -32,7 +32,6 @@ from urllib.parse import urlsplit
 
 import httptools
 
-from opensips_mcp.mi.jsonrpc import ReplyError, ReplyResult
 from opensips_mcp.mi.settings import MISettings
 from opensips_mcp.mi.transport import (
     Answer,
@@ -231,14 +230,43 @@ class HTTPTransport:
             raise RuntimeError("MI client is closed")
         loop = asyncio.get_running_loop()
         slots = self._slots
-        await take_slot(slots, self._settings.pool_timeout, deadline)
+        if not slots.try_take():  # the common case takes a free slot without an await
+            await take_slot(slots, self._settings.pool_timeout, deadline)
         try:
             conn = self._take_idle(loop.time())
             if conn is None:
                 conn = await self._connect(loop, deadline)
-            return await self._exchange(conn, body, request_id, deadline)
+            data = b"%s%d\r\n\r\n%s" % (self._head, len(body), body)
+            busy = self._busy
+            busy.add(conn)
+            try:
+                waiter = conn.start(data, deadline)  # sent
+                expiry = min(conn.last_data + self._settings.read_timeout, deadline)
+                if self._watch is None or expiry < self._watch_at:
+                    self._arm(loop, expiry)
+                try:
+                    reply = await waiter
+                except asyncio.CancelledError:
+                    conn.close()  # its reply would come to the next request
+                    raise
+            finally:
+                busy.discard(conn)
         finally:
             slots.release()
+        if type(reply) is StatusAnswer:
+            return reply
+        assert isinstance(reply, bytes)
+        try:
+            answer = decode_or_fail(reply, request_id)
+        except AttemptFailed:
+            conn.close()  # out of step with the server: no later request may read from it
+            raise
+        if conn.closed or self._closed:
+            conn.close()
+        else:
+            conn.idle_since = conn.last_data
+            self._idle.append(conn)
+        return answer
 
     def _arm(self, loop: asyncio.AbstractEventLoop, when: float) -> None:
         if self._watch is not None:
@@ -320,34 +348,3 @@ class HTTPTransport:
             family, _, _, _, address = infos[0]
             self._resolved = (family, address)
         return self._resolved
-
-    async def _exchange(
-        self, conn: _Connection, body: bytes, request_id: int, deadline: float
-    ) -> ReplyResult | ReplyError | StatusAnswer:
-        data = b"%s%d\r\n\r\n%s" % (self._head, len(body), body)
-        self._busy.add(conn)
-        try:
-            waiter = conn.start(data, deadline)  # sent
-            expiry = min(conn.last_data + self._settings.read_timeout, deadline)
-            if self._watch is None or expiry < self._watch_at:
-                self._arm(conn.loop, expiry)
-            try:
-                reply = await waiter
-            except asyncio.CancelledError:
-                conn.close()  # its reply would come to the next request
-                raise
-        finally:
-            self._busy.discard(conn)
-        if isinstance(reply, StatusAnswer):
-            return reply
-        try:
-            answer = decode_or_fail(reply, request_id)
-        except AttemptFailed:
-            conn.close()  # out of step with the server: no later request may read from it
-            raise
-        if conn.closed or self._closed:
-            conn.close()
-        else:
-            conn.idle_since = conn.last_data
-            self._idle.append(conn)
-        return answer

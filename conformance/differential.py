@@ -21,9 +21,11 @@ does not implement get only the invalid sets (the simulator checks recipes exact
 OpenSIPS does; a valid call would answer "Not implemented by opensips-sim"). Writes are sent
 only for :data:`WRITES` (undone after each sequence, or harmless in the lab).
 
-A difference fails the run unless ``conformance/expected-differences.toml`` lists its command
-and kind with a reason. The run prints the commands exercised, steps run and differences per
-command, and exits 1 on an unexpected difference.
+The run starts with a sweep (every command's invalid sets, and each sendable recipe with
+the first value of each pool), then draws the sequences. A difference fails the run unless
+``conformance/expected-differences.toml`` lists its command and kind with a reason. The run
+prints the commands exercised, steps run and differences per command, and exits 1 on an
+unexpected difference.
 """
 
 from __future__ import annotations
@@ -55,6 +57,7 @@ EXPECTED_FILE = Path(__file__).with_name("expected-differences.toml")
 #: Commands never sent, and why.
 DENY: dict[str, str] = {
     "kill": "stops the lab's OpenSIPS",
+    "t_hash": "65,536 entries (2.5 MB): on a loaded lab it holds the MI process for minutes",
     "shm_check": "may abort OpenSIPS when it finds a corrupted fragment (debug builds)",
     "mem_pkg_dump": "floods the lab's log with the memory map",
     "mem_shm_dump": "floods the lab's log with the memory map",
@@ -271,6 +274,27 @@ def value_pools(scenario: dict[str, Any]) -> dict[str, list[Any]]:
 
 
 GENERIC: list[Any] = ["x", 1, "", "1"]
+#: Calls per sequence of the sweep (the state is put back after each).
+SWEEP_CHUNK = 20
+
+
+def _invalid_calls(name: str) -> list[Call]:
+    """Parameter sets no recipe of ``name`` takes (never executed by OpenSIPS)."""
+    info = commands()[name]
+    sizes = {len(r) for r in info.recipes}
+    bad_size = next(n for n in range(1, 8) if n not in sizes)
+    calls = [Call(name, {"zz_nope": 1}), Call(name, {f"p{i}": "x" for i in range(bad_size)})]
+    if not info.named_only:
+        calls.append(Call(name, ["x"] * bad_size))
+    return calls
+
+
+def _sendable_recipes(name: str) -> list[tuple[str, ...]]:
+    """The recipes sent with real values: the simulator implements the command and it only
+    reads, or it is one of :data:`WRITES`."""
+    if name not in HANDLERS or not (name in WRITES or _reads_only(name)):
+        return []
+    return list(commands()[name].recipes)
 
 
 def call_strategy(offered: list[str], pools: dict[str, list[Any]]) -> st.SearchStrategy[Call]:
@@ -278,29 +302,30 @@ def call_strategy(offered: list[str], pools: dict[str, list[Any]]) -> st.SearchS
     registry = commands()
     strategies: list[st.SearchStrategy[Call]] = []
     for name in offered:
-        info = registry.get(name)
-        if info is None:
+        if name not in registry:
             continue
-        implemented = name in HANDLERS
-        safe = implemented and (name in WRITES or _reads_only(name))
-        sizes = {len(r) for r in info.recipes}
-        bad_size = next(n for n in range(1, 8) if n not in sizes)
-        invalid = [
-            st.just(Call(name, {"zz_nope": 1})),
-            st.just(Call(name, {f"p{i}": "x" for i in range(bad_size)})),
-        ]
-        if not info.named_only:
-            invalid.append(st.just(Call(name, ["x"] * bad_size)))
-        strategies.extend(invalid)
-        if not safe:
-            continue
-        for recipe in info.recipes:
+        strategies.extend(st.just(c) for c in _invalid_calls(name))
+        for recipe in _sendable_recipes(name):
             if not recipe:
                 strategies.append(st.just(Call(name, None)))
                 continue
             values = {p: st.sampled_from(pools.get(p, []) + GENERIC) for p in recipe}
             strategies.append(st.fixed_dictionaries(values).map(_maker(name)))
     return st.one_of(strategies)
+
+
+def sweep(offered: list[str], pools: dict[str, list[Any]]) -> list[Call]:
+    """Every command at least once: its invalid sets, and each sendable recipe with the
+    first value of each parameter's pool."""
+    calls: list[Call] = []
+    for name in offered:
+        if name not in commands():
+            continue
+        calls.extend(_invalid_calls(name))
+        for recipe in _sendable_recipes(name):
+            params = {p: (pools.get(p) or GENERIC)[0] for p in recipe}
+            calls.append(Call(name, params or None))
+    return calls
 
 
 def _maker(name: str) -> Callable[[dict[str, Any]], Call]:
@@ -420,6 +445,9 @@ def main(argv: list[str] | None = None) -> int:
         def sequences(calls: list[Call]) -> None:
             runner.run(run_sequence(up, calls, report))
 
+        swept = sweep(sendable, pools)
+        for start in range(0, len(swept), SWEEP_CHUNK):
+            runner.run(run_sequence(up, swept[start : start + SWEEP_CHUNK], report))
         sequences()
         runner.run(up.close())
     expected = load_expected()

@@ -313,6 +313,17 @@ def any_call(facts: Facts) -> st.SearchStrategy[MICall]:
     )
 
 
+#: Commands not sent to a real lab, and why (the simulator answers them at once).
+BLOCKS_A_LAB: dict[str, str] = {
+    "cluster_send_mi": "with the lab's peer node absent, the real 3.6.8 holds its single MI "
+    "process about 30 s per call (measured), queueing every other request",
+    "cluster_broadcast_mi": "with every peer down, the real 3.6.8 answers after about 30 s "
+    "(measured), queueing every other request",
+    "t_hash": "65,536 entries (about 2.5 MB): on a loaded 2-core lab it held the single MI "
+    "process for minutes (measured), queueing every other request",
+}
+
+
 def sendable(call: MICall) -> bool:
     """False for calls the suite never lets reach a target (they would stop it)."""
     exp = expect(call.command, call.params)

@@ -27,6 +27,7 @@ from conformance.harness import Harness, Target
 from conformance.oracle import ROLES, expect
 from conformance.profiles import scaled
 from conformance.strategies import (
+    BLOCKS_A_LAB,
     QUIET_FACTS,
     MICall,
     any_call,
@@ -39,7 +40,7 @@ from conformance.strategies import (
 
 def check_every_role(harness: Harness, target: Target, call: MICall) -> None:
     """Check ``call`` for each role the target lets the suite use (see the README)."""
-    if target.is_external and not sendable(call):
+    if target.is_external and (not sendable(call) or call.command in BLOCKS_A_LAB):
         return
     control = target.control
     for role in ROLES:
@@ -126,7 +127,7 @@ def test_a_declined_confirmation_sends_nothing(
     call (a carried one included) is asked, declined and never sent, and its one audit
     record says ``declined`` with the question; any other call behaves as without
     confirmation."""
-    if target.is_external and not sendable(call):
+    if target.is_external and (not sendable(call) or call.command in BLOCKS_A_LAB):
         return
     exp = expect(call.command, call.params)
     if exp.refusal is not None or not target.allow_writes:

@@ -38,7 +38,7 @@ from conformance.harness import Harness, SimControl, Target
 from conformance.openapi import mi_openapi
 from conformance.oracle import NEVER_SEND, expect
 from conformance.profiles import scaled
-from conformance.strategies import CATALOG, SCALARS
+from conformance.strategies import BLOCKS_A_LAB, CATALOG, SCALARS
 from opensips_mcp.catalog import CatalogEntry
 
 SCHEMA_CHECKS = [
@@ -63,6 +63,7 @@ def wire_entries(target: Target) -> list[CatalogEntry]:
     entries = [e for e in CATALOG.entries() if e.recipes and e.name not in NEVER_SEND]
     if not target.is_external:
         return entries
+    entries = [e for e in entries if e.name not in BLOCKS_A_LAB]
     return [
         e
         for e in entries

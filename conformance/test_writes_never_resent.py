@@ -120,6 +120,12 @@ def test_a_write_is_sent_at_most_once_and_a_lost_answer_is_unknown(
 ) -> None:
     """Every write command under every fault action, before or after apply, reaches the
     simulator at most once, and an answer lost after apply is outcome_unknown."""
+    if action == PARTIAL and target.is_external:
+        note(
+            "partial: a real server cannot be made to apply part of a command (the proxy "
+            "never fires such a rule); the other actions cover this command"
+        )
+        return
     if action == PARTIAL and command not in BULK_COMMANDS:
         command = BULK_COMMANDS[0]
     for call in writes[command]:
@@ -208,9 +214,8 @@ def test_the_fault_grid_covers_every_write_command_the_simulator_implements(
     target: Target,
 ) -> None:
     """The write table (``strategies.write_calls``) has a call for every command the
-    in-process simulator implements with a recipe that changes something."""
-    if target.is_external:
-        pytest.skip("asks the in-process simulator which commands it implements")
+    in-process simulator implements with a recipe that changes something (whatever the
+    target: this asks the simulator package, not the target)."""
     from opensips_sim.params import Params as SimParams
     from opensips_sim.registry import load_all_handlers
 

@@ -20,7 +20,8 @@ result (not an error), false when it answered an error or the request was not fo
 and ``null`` when it was forwarded but no answer came back (the upstream failed).
 
 Control API differences from the simulator (``control.py``): ``GET /sim/state`` reads the
-upstream (``snapshot.py``), ``POST /sim/reset`` puts back what the proxy read at start for
+upstream (``snapshot.py``, without values that move by themselves: ``snapshot.stable``),
+``POST /sim/reset`` puts back what the proxy read at start for
 what MI can write back (registrations, dispatcher states, drouting gateway states), not
 dialogs that were ended; ``POST /sim/scenario`` is refused; ``/sim/clock`` is the proxy's own
 clock (it moves nothing upstream).
@@ -38,7 +39,7 @@ from typing import Any
 from . import dispatch, jsonrpc
 from .errors import MIError
 from .simulator import HANDLER_FAILED, MIReply, Settings, Simulator
-from .snapshot import read_scenario, restore
+from .snapshot import read_scenario, restore, stable
 from .upstream import Upstream, UpstreamError
 from .wire import WireServer
 
@@ -73,10 +74,9 @@ class ProxySimulator(Simulator):
         super().load(scenario)
 
     async def read_state(self) -> dict[str, Any]:
-        """The upstream's state, read through MI, as scenario sections."""
-        parts = await read_scenario(self.upstream)
-        parts.pop("name", None)
-        parts.pop("description", None)
+        """The upstream's state, read through MI, as scenario sections without what moves
+        by itself (``snapshot.stable``: seconds up, left or ago, statistics)."""
+        parts = stable(await read_scenario(self.upstream))
         return {
             "scenario": "upstream",
             "upstream": self.upstream.url,

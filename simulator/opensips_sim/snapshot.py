@@ -404,6 +404,34 @@ async def read_scenario(upstream: Upstream, *, name: str = "snapshot") -> dict[s
     return scenario
 
 
+def stable(scenario: dict[str, Any]) -> dict[str, Any]:
+    """The scenario without what moves by itself between two reads of an idle server
+    (seconds up, left or ago; statistics): two reads with no change between them are equal.
+    The fault proxy's ``GET /sim/state``."""
+    out = {k: v for k, v in scenario.items() if k not in ("statistics", "name", "description")}
+    if "core" in out:
+        out["core"] = {k: v for k, v in out["core"].items() if k != "up_since_ago"}
+    if "usrloc" in out:
+        aors = out["usrloc"].get("aors", {})
+        out["usrloc"] = out["usrloc"] | {
+            "aors": {
+                aor: [{k: v for k, v in c.items() if k != "expires_in"} for c in contacts]
+                for aor, contacts in aors.items()
+            }
+        }
+    if "dialog" in out:
+        moving = ("started_ago", "timeout_in")
+        out["dialog"] = out["dialog"] | {
+            "dialogs": [
+                {k: v for k, v in d.items() if k not in moving}
+                for d in out["dialog"].get("dialogs", [])
+            ]
+        }
+    if "drouting" in out:
+        out["drouting"] = {k: v for k, v in out["drouting"].items() if k != "loaded_ago"}
+    return out
+
+
 # ---- restore -------------------------------------------------------------------------------
 
 

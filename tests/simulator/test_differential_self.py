@@ -1,0 +1,48 @@
+"""The differential run against a simulator standing in for the real server: a simulator
+started from the snapshot of another must answer every call the same way (the snapshot
+carries everything a read shows), so the run finds no difference but the listed ones."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Iterator
+
+import pytest
+
+from conformance import differential
+from opensips_sim.runner import running_simulator
+
+
+@pytest.fixture
+def simulator_url() -> Iterator[str]:
+    """A quiet simulator served from a thread of its own (the run has its own loop)."""
+    ready: list[str] = []
+    started = threading.Event()
+    loop = asyncio.new_event_loop()
+    stop = asyncio.Event()
+
+    async def serve() -> None:
+        async with running_simulator("quiet", seed=1, quirks=True, idle_timeout=5.0) as sim:
+            ready.append(sim.url)
+            started.set()
+            await stop.wait()
+
+    thread = threading.Thread(target=loop.run_until_complete, args=(serve(),), daemon=True)
+    thread.start()
+    assert started.wait(10), "the simulator did not start"
+    try:
+        yield ready[0]
+    finally:
+        loop.call_soon_threadsafe(stop.set)
+        thread.join(10)
+
+
+def test_a_simulator_and_one_started_from_its_snapshot_answer_alike(
+    simulator_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = differential.main(["--mi-url", simulator_url, "--examples", "20", "--steps", "8"])
+    out = capsys.readouterr().out
+    assert "UNEXPECTED" not in out, out
+    assert code == 0
+    assert "commands exercised:" in out

@@ -130,6 +130,34 @@ def _peak_memory(at_most_mb: float) -> Callable[[Benches], Outcome]:
     return evaluate
 
 
+def _fleet_p50(at_most_ms: float) -> Callable[[Benches], Outcome]:
+    def evaluate(benches: Benches) -> Outcome:
+        info = _info(benches, "test_fleet_status[healthy]")
+        if not info or info.get("p50_ms") is None or info.get("nodes") != 50:
+            return Outcome(MISSING, None, None)
+        base = info.get("paired", {}).get("baseline", {}).get("p50_ms")
+        measured = f"{info['p50_ms']:.0f} ms for 50 nodes, {info.get('errors', 0)} misses"
+        if base:
+            measured += f" (one node's opensips_status: {base:.1f} ms, paired rounds)"
+        return Outcome(measured, info["p50_ms"] / at_most_ms, info["p50_ms"] < at_most_ms)
+
+    return evaluate
+
+
+def _fleet_added(name: str) -> Callable[[Benches], Outcome]:
+    def evaluate(benches: Benches) -> Outcome:
+        info = _info(benches, name)
+        base = (info or {}).get("paired", {}).get("baseline", {}).get("p50_ms")
+        if not info or info.get("p50_ms") is None or base is None:
+            return Outcome(MISSING, None, None)
+        added = info["p50_ms"] - base
+        timeout = info.get("fleet_timeout_ms", 1000.0)
+        measured = f"+{added:.0f} ms ({info['p50_ms']:.0f} vs healthy {base:.0f} ms, paired)"
+        return Outcome(measured, added / timeout, added <= timeout)
+
+    return evaluate
+
+
 def _no_failed_calls(benches: Benches) -> Outcome:
     rows = [
         info
@@ -205,6 +233,15 @@ TARGETS = [
         for tool in ("registrations", "dialogs")
     ),
     Target("MCP server peak memory with the large scenario", "< 300 MB", _peak_memory(300.0)),
+    Target("`fleet_status` over 50 simulated nodes, p50", "< 1 s", _fleet_p50(1000.0)),
+    *(
+        Target(
+            f"`fleet_status`: one {kind} node adds at most its own timeout (2 s), p50",
+            "<= 2 s added",
+            _fleet_added(f"test_fleet_status[one-{kind}]"),
+        )
+        for kind in ("slow", "down")
+    ),
 ]
 
 

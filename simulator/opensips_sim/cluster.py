@@ -134,6 +134,9 @@ class SimulatedCluster:
         self.partitions: set[frozenset[int]] = set()
         self.slow_rules: dict[int, FaultRule] = {}
         self._links: dict[tuple[int, int], _Link] = {}
+        self._settling: set[tuple[int, int]] = set()
+        self._clusters: dict[int, Any] = {}
+        self._signature: tuple[Any, ...] | None = None
         self._pending = {node: _Pending() for node in self.node_ids}
         self._replicating = False
         now = self.clock.now()
@@ -249,7 +252,8 @@ class SimulatedCluster:
     # ---- links ---------------------------------------------------------------------------
 
     def _cluster_of(self, node: int) -> Any:
-        return self.sims[node].world.get(ClustererState).cluster(CLUSTER_ID)
+        # cached per world (_attach): looked up for every node on every request
+        return self._clusters.get(node)
 
     def _enabled(self, node: int) -> bool:
         cluster = self._cluster_of(node)
@@ -260,27 +264,48 @@ class SimulatedCluster:
         entry = cluster.node(peer) if cluster is not None else None
         return bool(entry is not None and entry.enabled)
 
-    def _reachable(self, node: int, peer: int) -> bool:
+    def _reachable(self, node: int, peer: int, enabled: Mapping[int, bool] | None = None) -> bool:
         """Whether ``peer`` answers ``node``'s pings (a stopped or disabled node does not)."""
+        peer_enabled = enabled[peer] if enabled is not None else self._enabled(peer)
         return (
             self.running[node]
             and self.running[peer]
-            and self._enabled(peer)
+            and peer_enabled
             and frozenset((node, peer)) not in self.partitions
         )
 
     def refresh(self) -> None:
-        """Bring every link to the clock's time; sync peers whose link came up."""
+        """Bring every link to the clock's time; sync peers whose link came up.
+
+        Runs after every request of every node, so it is cheap when nothing changed: a
+        full pass only when a node's running/enabled state or a partition changed, else
+        only over the links still moving between states (N nodes have N*(N-1) links)."""
         now = self.clock.now()
+        clusters = self._clusters
+        flags = tuple(bool(c is not None and c.enabled) for c in clusters.values())
+        signature = (flags, tuple(self.running.values()), frozenset(self.partitions))
+        if signature != self._signature:
+            self._signature = signature
+            links = list(self._links)
+        else:
+            links = list(self._settling)
+        if not links:
+            return
+        enabled = dict(zip(clusters, flags, strict=True))
         came_up: list[tuple[int, int]] = []
-        for (node, peer), link in self._links.items():
-            reachable = self._reachable(node, peer)
+        for pair in links:
+            link = self._links[pair]
+            reachable = self._reachable(*pair, enabled=enabled)
             if reachable != link.reachable:
                 link.reachable, link.since = reachable, now
             shown = self._shown(link, now)
             if shown == "Up" and link.shown != "Up":
-                came_up.append((node, peer))
+                came_up.append(pair)
             link.shown = shown
+            if shown == ("Up" if reachable else "Down"):
+                self._settling.discard(pair)
+            else:
+                self._settling.add(pair)
         for node, peer in came_up:
             self._sync(node, peer)
 
@@ -308,6 +333,7 @@ class SimulatedCluster:
     def _attach(self, node: int, world: World) -> None:
         """Point ``world``'s clusterer at the live peers and watch its replicated tables."""
         clusterer = world.get(ClustererState)
+        self._clusters[node] = clusterer.cluster(CLUSTER_ID)
         clusterer.peers = _LivePeers(self, node)
         clusterer.link_oracle = lambda peer: self.link_state(node, peer)
         clusterer.carried_hook = lambda peer, name, args, error: self._journal_carried(

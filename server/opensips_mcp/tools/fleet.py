@@ -22,7 +22,7 @@ from opensips_mcp import errors
 from opensips_mcp.errors import ErrorCode, MCPToolError
 from opensips_mcp.runtime import Runtime, ToolCall, runtime_of
 from opensips_mcp.tools import Toolset
-from opensips_mcp.tools.paging import respond
+from opensips_mcp.tools.paging import Budget, respond
 from opensips_mcp.tools.parsing import as_int, as_number, as_text, dicts
 from opensips_mcp.tools.untrusted import Output, Untrusted, clip
 
@@ -32,6 +32,7 @@ TOOLSET = Toolset(
 
 _UPTIME = re.compile(r"^\s*(\d+)")
 _FLEET_STATISTICS = ["load:", "dialog:", "usrloc:"]
+MAX_LINKS_SHOWN = 20
 T = TypeVar("T")
 
 InstanceNames = Annotated[
@@ -73,7 +74,11 @@ class InstanceStatus(Output):
     active_calls: int | None = Field(default=None, description="dialog:active_dialogs.")
     registered_users: int | None = Field(default=None, description="usrloc:registered_users.")
     registered_contacts: int | None = None
-    cluster_links: list[ClusterLink] = Field(default_factory=list)
+    cluster_links_up: int = Field(default=0, description="Clusterer links in state Up.")
+    cluster_links_not_up: list[ClusterLink] = Field(
+        default_factory=list,
+        description="Clusterer links that are not Up (Probe, Down), at most 20.",
+    )
     error: InstanceError | None = None
     elapsed_ms: float = Field(description="How long this instance took to answer.")
 
@@ -84,6 +89,11 @@ class FleetStatus(Output):
     instances: list[InstanceStatus]
     reachable: int
     unreachable: int
+    size_limited: bool = Field(
+        default=False,
+        description="True when instances were left out to stay under 64 KB (the counts "
+        "still cover all): ask for fewer with 'instances'.",
+    )
 
 
 def _error_of(exc: BaseException, timeout: float) -> InstanceError:
@@ -178,7 +188,7 @@ async def _status_of(call: ToolCall) -> dict[str, Any]:
     except MCPToolError:
         listing = None
     nodes = _node_instances(call.runtime)
-    out["cluster_links"] = [
+    links = [
         ClusterLink(
             cluster_id=as_int(cluster.get("cluster_id")) or 0,
             node_id=node_id,
@@ -188,6 +198,10 @@ async def _status_of(call: ToolCall) -> dict[str, Any]:
         for cluster in dicts(listing, "Clusters")
         for node in dicts(cluster, "Nodes")
         if (node_id := as_int(node.get("node_id"))) is not None
+    ]
+    out["cluster_links_up"] = sum(1 for link in links if link.link_state == "Up")
+    out["cluster_links_not_up"] = [link for link in links if link.link_state != "Up"][
+        :MAX_LINKS_SHOWN
     ]
     return out
 
@@ -221,7 +235,16 @@ async def fleet_status(
             )
         )
     up = sum(1 for r in rows if r.reachable)
-    return respond(FleetStatus(instances=rows, reachable=up, unreachable=len(rows) - up))
+    budget = Budget()
+    shown = [row for row in rows if budget.take(row)]
+    return respond(
+        FleetStatus(
+            instances=shown,
+            reachable=up,
+            unreachable=len(rows) - up,
+            size_limited=len(shown) < len(rows),
+        )
+    )
 
 
 class RegistrationHolder(Output):

@@ -13,7 +13,11 @@ and installs it; the test does the same in two steps so each can be checked:
    written *after* the install appends this development virtualenv's site-packages to the
    new one's ``sys.path``. Plain ``.pth`` lines do not run the ``.pth`` files found in the
    folder they add, so the editable install of the checkout stays inactive; the test checks
-   that ``opensips_mcp`` and ``opensips_sim`` are imported from the new virtualenv.
+   that ``opensips_mcp`` and ``opensips_sim`` are imported from the new virtualenv. (``make``
+   reinstalls this virtualenv whenever pyproject.toml changes, so it holds every declared
+   dependency.) Since the borrowed packages include the development tools, a separate test
+   checks that every third-party import of the packages is installed by the wheel's declared
+   dependencies.
    Resolving the dependencies from an index instead would make the test slow and dependent on
    the network; the dependency list itself is pip's job and is exercised by ``make venv``.
 
@@ -23,6 +27,7 @@ does). Every process is started with a bounded wait and stopped by its PID.
 
 from __future__ import annotations
 
+import ast
 import asyncio
 import fnmatch
 import json
@@ -35,12 +40,16 @@ import sys
 import sysconfig
 import zipfile
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from importlib import metadata
 from pathlib import Path
 
 import httpx
 import pytest
 from mcp import Client, StdioServerParameters
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
 
 from tests.captures import REPO
 
@@ -268,22 +277,17 @@ def test_serve_help_runs(installed: Installed, form: str) -> None:
     assert "--mi-url" in done.stdout
 
 
-@pytest.fixture
-async def simulator(installed: Installed, request: pytest.FixtureRequest) -> AsyncIterator[str]:
-    """The installed ``opensips-sim --scenario large --port 0``; yields its MI URL."""
-    form = getattr(request, "param", "script")
-    head = (
-        [str(installed.script("opensips-sim"))]
-        if form == "script"
-        else [str(installed.python), "-m", "opensips_sim"]
-    )
+@asynccontextmanager
+async def _simulator(head: list[str], cwd: Path) -> AsyncIterator[str]:
+    """``<head> --scenario large --port 0`` started in ``cwd``; yields the MI URL it prints,
+    then stops it by its PID (SIGTERM, SIGKILL after WAIT seconds)."""
     process = await asyncio.create_subprocess_exec(
         *head,
         "--scenario",
         "large",
         "--port",
         "0",
-        cwd=installed.elsewhere,
+        cwd=cwd,
         env=_clean_env(),
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
@@ -303,35 +307,92 @@ async def simulator(installed: Installed, request: pytest.FixtureRequest) -> Asy
                 await process.wait()
 
 
-@pytest.mark.parametrize("simulator", ["script", "module"], indirect=True)
-async def test_the_installed_simulator_answers_uptime(simulator: str) -> None:
-    async with httpx.AsyncClient(timeout=WAIT) as http:
-        reply = await http.post(simulator, json={"jsonrpc": "2.0", "id": 1, "method": "uptime"})
-    body = reply.json()
-    assert "error" not in body, body
-    assert {"Up since", "Up time"} <= set(body["result"])
-
-
 @pytest.mark.parametrize("form", ["script", "module"])
-async def test_the_installed_server_lists_its_tools_over_stdio(
-    installed: Installed, simulator: str, form: str, tmp_path: Path
+async def test_the_installed_simulator_answers_and_the_server_lists_its_tools_over_stdio(
+    installed: Installed, form: str, tmp_path: Path
 ) -> None:
-    head = (
-        (str(installed.script("opensips-mcp")), [])
-        if form == "script"
-        else (str(installed.python), ["-m", "opensips_mcp"])
-    )
-    params = StdioServerParameters(
-        command=head[0],
-        args=[*head[1], "serve", "--mi-url", simulator, "--audit-log", str(tmp_path / "a.jsonl")],
-        cwd=installed.elsewhere,
-    )
-    async with asyncio.timeout(WAIT * 2), Client(params) as client:
-        tools = {t.name for t in (await client.list_tools()).tools}
-        health = await client.call_tool("opensips_health", {})
+    """``opensips-sim --scenario large --port 0`` answers ``uptime``; ``opensips-mcp serve``
+    against it lists its tools and reaches it over stdio (or both as ``python -m``)."""
+    python = str(installed.python)
+    if form == "script":
+        sim, mcp = [str(installed.script("opensips-sim"))], [str(installed.script("opensips-mcp"))]
+    else:
+        sim, mcp = [python, "-m", "opensips_sim"], [python, "-m", "opensips_mcp"]
+    async with _simulator(sim, installed.elsewhere) as url:
+        async with httpx.AsyncClient(timeout=WAIT) as http:
+            reply = await http.post(url, json={"jsonrpc": "2.0", "id": 1, "method": "uptime"})
+        body = reply.json()
+        assert "error" not in body, body
+        assert {"Up since", "Up time"} <= set(body["result"])
+        params = StdioServerParameters(
+            command=mcp[0],
+            args=[*mcp[1:], "serve", "--mi-url", url, "--audit-log", str(tmp_path / "a.jsonl")],
+            cwd=installed.elsewhere,
+        )
+        async with asyncio.timeout(WAIT * 2), Client(params) as client:
+            tools = {t.name for t in (await client.list_tools()).tools}
+            health = await client.call_tool("opensips_health", {})
     assert {"mi_execute", "mi_list_commands", "mi_describe_command", "opensips_health"} <= tools
     assert health.structured_content is not None
     assert health.structured_content["reachable"] is True
+
+
+def _third_party_imports() -> dict[str, str]:
+    """``{top-level module: a file importing it}`` for every import in both packages that is
+    neither the standard library nor the packages themselves."""
+    found: dict[str, str] = {}
+    for name, path in _package_files().items():
+        if not name.endswith(".py"):
+            continue
+        for node in ast.walk(ast.parse(path.read_text("utf-8"))):
+            if isinstance(node, ast.Import):
+                modules = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                modules = [node.module]
+            else:
+                continue
+            for module in modules:
+                top = module.split(".", 1)[0]
+                if top not in sys.stdlib_module_names and top not in PACKAGES:
+                    found.setdefault(top, name)
+    return found
+
+
+def _installed_with(requirements: list[str]) -> set[str]:
+    """Canonical names of the distributions installing ``requirements`` brings (transitively,
+    as resolved in this virtualenv; extras and environment markers not taken)."""
+    seen: set[str] = set()
+    todo = [Requirement(r) for r in requirements]
+    while todo:
+        req = todo.pop()
+        if req.marker is not None and not req.marker.evaluate({"extra": ""}):
+            continue
+        name = canonicalize_name(req.name)
+        if name in seen:
+            continue
+        seen.add(name)
+        todo.extend(Requirement(r) for r in metadata.requires(name) or [])
+    return seen
+
+
+def test_every_third_party_import_is_installed_by_the_declared_dependencies(
+    wheel: Path,
+) -> None:
+    """The fresh virtualenv borrows this one's packages, dev tools included; this is the check
+    that an import of, say, httpx in the server would not pass only because of that."""
+    with zipfile.ZipFile(wheel) as z:
+        meta = next(n for n in z.namelist() if n.endswith(".dist-info/METADATA"))
+        text = z.read(meta).decode()
+    requires = [line.split(":", 1)[1].strip() for line in text.splitlines()
+                if line.startswith("Requires-Dist:")]  # fmt: skip
+    provided = _installed_with(requires)
+    owners = metadata.packages_distributions()
+    undeclared = {
+        f"{top} (imported in {where})"
+        for top, where in _third_party_imports().items()
+        if not {canonicalize_name(d) for d in owners.get(top, [])} & provided
+    }
+    assert undeclared == set()
 
 
 def test_json_data_in_the_wheel_parses(wheel: Path, names: set[str]) -> None:

@@ -384,8 +384,8 @@ def gate_audit_table(benches: Benches) -> list[str]:
     """Section 3."""
     lines = [
         "| benchmark | what | p50 µs | p99 µs | fsyncs per call "
-        "| ratio (p50) to a direct MI call and to the baselines |",
-        "|---|---|---|---|---|---|",
+        "| ratio (p50) to paired rounds | ratio (p50) to a direct MI call and to the baselines |",
+        "|---|---|---|---|---|---|---|",
     ]
     for name, info in _section(benches, "gate_audit"):
         p50 = info.get("p50_ms")
@@ -395,9 +395,22 @@ def gate_audit_table(benches: Benches) -> list[str]:
             f"{_num(p50 * 1000 if p50 is not None else None, 1)} | "
             f"{_num(p99 * 1000 if p99 is not None else None, 1)} | "
             f"{_num(info.get('fsyncs_per_call'), 3)} | "
+            f"{_paired_p50_cells(info)} | "
             f"{_baseline_cells(benches, info, 'p50_ms')} |"
         )
     return lines
+
+
+def _paired_p50_cells(info: Mapping[str, Any]) -> str:
+    paired = info.get("paired") or {}
+    return (
+        "<br>".join(
+            f"{_ratio(info.get('p50_ms'), p.get('p50_ms'))} {what} "
+            f"({_num((p.get('p50_ms') or 0) * 1000, 1)} µs)"
+            for what, p in paired.items()
+        )
+        or "-"
+    )
 
 
 def scale_table(benches: Benches) -> list[str]:

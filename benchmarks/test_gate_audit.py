@@ -8,10 +8,11 @@
   only record), one at a time, with the log on tmpfs (``/dev/shm``) and on disk (checked
   in ``/proc/mounts``); read against ``test_audit_record_unchained``, the record as it
   was stored before the chain (open, append, fsync, close in a worker thread per record,
-  kept here as the baseline): a read must cost no more than that;
+  kept here as the baseline, also run in turn with it: paired rounds): a read must cost
+  no more than that;
 * ``test_audit_write_call``: what a write tool call stores: its ``pending`` record, then
-  its call record, each fsynced, one call at a time; read against ``test_audit_record``
-  (at most one extra fsync: about 2x);
+  its call record, each fsynced, one call at a time; read against a read's one record
+  in paired rounds (at most one extra fsync: about 2x);
 * ``test_audit_concurrent_writes``: the same at 32 calls in flight: the group commit
   shares fsyncs, ``fsyncs_per_call`` says how many each call paid (1 at most 2).
 
@@ -30,7 +31,7 @@ from typing import Any
 import anyio.to_thread
 import pytest
 
-from benchmarks.harness import LoopThread, Sizes, closed_loop, measure
+from benchmarks.harness import LoopThread, Samples, Sizes, closed_loop, measure
 from benchmarks.storage import audit_dir, mount_of
 from opensips_mcp.audit import AuditLog, AuditRecord, CallRecord, pending_record, utc_now
 from opensips_mcp.catalog import load_catalog
@@ -181,13 +182,23 @@ def test_audit_record(benchmark: Any, aio: LoopThread, sizes: Sizes, storage: An
         log = AuditLog(directory / "audit.jsonl")
         log.prepare()
         writer = log.writer
+        unchained = UnchainedLog(directory / "unchained.jsonl")
         record = _record()
 
         async def write(_: int) -> None:
             await log.write(record)
 
+        async def write_unchained(_: int) -> None:
+            await unchained.write(record)
+
         calls = sizes.calls(500)
-        samples = measure(benchmark, sizes.rounds(5), lambda: aio.run(closed_loop(write, calls, 1)))
+        paired = Samples()
+        samples = measure(
+            benchmark,
+            sizes.rounds(5),
+            lambda: aio.run(closed_loop(write, calls, 1)),
+            between=lambda: paired.add(aio.run(closed_loop(write_unchained, calls, 1))),
+        )
         where, info = _where(storage, directory)
     expected = samples.calls + (0 if benchmark.disabled else calls)  # + the warm-up round
     assert writer.stored == expected, (writer.stored, expected)
@@ -197,6 +208,7 @@ def test_audit_record(benchmark: Any, aio: LoopThread, sizes: Sizes, storage: An
         section="gate_audit",
         what=f"AuditLog.write (a read's one record), chained, fsynced, {where}",
         fsyncs_per_call=round(writer.fsyncs / writer.stored, 3),
+        paired={"the record before the chain": paired.summary()},
         figure="p50_ms",
         baselines=[DIRECT, f"test_audit_record_unchained[{storage}]"]
         + (["test_audit_record[tmpfs]"] if storage == "disk" else []),
@@ -220,9 +232,20 @@ def test_audit_write_call(benchmark: Any, aio: LoopThread, sizes: Sizes, storage
         log = AuditLog(directory / "audit.jsonl")
         log.prepare()
         writer = log.writer
+        reads = AuditLog(directory / "reads.jsonl")
+        reads.prepare()
+        record = _record()
+
+        async def read(_: int) -> None:
+            await reads.write(record)
+
         calls = sizes.calls(300)
+        paired = Samples()
         samples = measure(
-            benchmark, sizes.rounds(5), lambda: aio.run(_write_call_round(log, calls, 1))
+            benchmark,
+            sizes.rounds(5),
+            lambda: aio.run(_write_call_round(log, calls, 1)),
+            between=lambda: paired.add(aio.run(closed_loop(read, calls, 1))),
         )
         where, info = _where(storage, directory)
     assert writer.stored == 2 * (samples.calls + (0 if benchmark.disabled else calls))
@@ -232,6 +255,7 @@ def test_audit_write_call(benchmark: Any, aio: LoopThread, sizes: Sizes, storage
         section="gate_audit",
         what=f"a write's records: pending then call, each fsynced, 1 in flight, {where}",
         fsyncs_per_call=round(2 * writer.fsyncs / writer.stored, 3),
+        paired={"a read's one record": paired.summary()},
         figure="p50_ms",
         baselines=[f"test_audit_record[{storage}]", f"test_audit_record_unchained[{storage}]"],
     )

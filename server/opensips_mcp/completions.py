@@ -2,10 +2,11 @@
 
 * the resource template ``opensips://command/{name}``: the catalog's command names the
   caller's role may run (at least one recipe);
-* prompt arguments: AORs (``aor``), Call-IDs (``callid``), drouting gateway ids
-  (``gateway_id``), the target of ``drain_safely`` (dispatcher addresses, load-balancer
-  destination ids or cluster node ids, after the ``target`` argument), and the fixed
-  choices of a ``Literal`` argument.
+* prompt arguments, by name (:data:`ARGUMENT_SOURCES`, any prompt): AORs (``aor``),
+  Call-IDs (``callid``), dialog ids (``dialog_id``), drouting gateway and carrier ids
+  (``gateway_id``, ``carrier_id``), dialog profile names (``profile``); the target of
+  ``drain_safely`` (dispatcher addresses, load-balancer destination ids or cluster node
+  ids, after its ``target`` argument); and the fixed choices of a ``Literal`` argument.
 
 Bounded and fast: each live source costs at most one read MI command per completion
 request (gated and audited like any other, under the name ``completion:<source>``), its
@@ -18,7 +19,7 @@ from __future__ import annotations
 
 import time
 import typing
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -65,6 +66,10 @@ def _callids(result: Any) -> list[str]:
     return [str(d.get("callid")) for d in _dicts(result, "Dialogs") if d.get("callid")]
 
 
+def _dialog_ids(result: Any) -> list[str]:
+    return [str(d.get("ID")) for d in _dicts(result, "Dialogs") if d.get("ID") is not None]
+
+
 def _gateways(result: Any) -> list[str]:
     return [str(g.get("ID")) for g in _dicts(result, "Gateways") if g.get("ID") is not None]
 
@@ -107,6 +112,7 @@ SOURCES: dict[str, Source] = {
     for s in (
         Source("aors", "ul_dump", {"brief": 1}, _aors),
         Source("callids", "dlg_list", {"index": 0, "counter": 1000}, _callids),
+        Source("dialog_ids", "dlg_list", {"index": 0, "counter": 1000}, _dialog_ids),
         Source("gateways", "dr_gw_status", None, _gateways),
         Source("carriers", "dr_carrier_status", None, _carriers),
         Source("dispatcher_addresses", "ds_list", None, _ds_addresses),
@@ -117,12 +123,15 @@ SOURCES: dict[str, Source] = {
 }
 """Every live source, by name."""
 
-PROMPT_ARGUMENTS: dict[tuple[str, str], str] = {
-    ("triage_failed_registrations", "aor"): "aors",
-    ("triage_call_problems", "callid"): "callids",
-    ("gateway_rotation", "gateway_id"): "gateways",
+ARGUMENT_SOURCES: dict[str, str] = {
+    "aor": "aors",
+    "callid": "callids",
+    "dialog_id": "dialog_ids",
+    "gateway_id": "gateways",
+    "carrier_id": "carriers",
+    "profile": "profiles",
 }
-"""(prompt, argument) -> the live source completing it."""
+"""A prompt argument of this name (any prompt) completes from this live source."""
 
 DRAIN_TARGETS = {
     "dispatcher_destination": "dispatcher_addresses",
@@ -148,9 +157,12 @@ def rank(candidates: Iterable[str], typed: str) -> Completion:
 class Completer:
     """Answers ``completion/complete`` for one server (see the module docstring)."""
 
-    def __init__(self, runtime: Runtime, prompts: Mapping[str, Any]) -> None:
+    def __init__(
+        self, runtime: Runtime, prompt_function: Callable[[str], Callable[..., Any] | None]
+    ) -> None:
         self.runtime = runtime
-        self.prompts = prompts
+        self.prompt_function = prompt_function
+        """The function of a registered prompt, by name (None: no such prompt)."""
         self._cache: dict[str, tuple[float, list[str]]] = {}
 
     async def complete(
@@ -165,10 +177,13 @@ class Completer:
             if ref.uri == COMMAND_TEMPLATE and argument.name == "name":
                 return rank(self._command_names(self.runtime.principal().role), typed)
             return rank([], typed)
-        choices = self._literal_choices(ref.name, argument.name)
+        fn = self.prompt_function(ref.name)
+        if fn is None:
+            return rank([], typed)
+        choices = literal_values(fn, argument.name)
         if choices:
             return rank(choices, typed)
-        source = PROMPT_ARGUMENTS.get((ref.name, argument.name))
+        source = ARGUMENT_SOURCES.get(argument.name)
         if ref.name == "drain_safely" and argument.name == "target_id":
             given = (context.arguments or {}) if context is not None else {}
             source = DRAIN_TARGETS.get(given.get("target", "node"))
@@ -182,12 +197,6 @@ class Completer:
             for entry in self.runtime.catalog.entries()
             if entry_levels_allowed(entry, role)
         ]
-
-    def _literal_choices(self, prompt: str, argument: str) -> Sequence[str]:
-        fn = self.prompts.get(prompt)
-        if fn is None:
-            return ()
-        return literal_values(fn, argument)
 
     async def _live(self, source: Source) -> list[str]:
         now = time.monotonic()
@@ -217,8 +226,11 @@ def literal_values(fn: Callable[..., Any], argument: str) -> tuple[str, ...]:
 
 def register_completions(server: MCPServer[Any], runtime: Runtime) -> Completer:
     """Serve ``completion/complete`` on ``server`` (declares the completions capability)."""
-    from opensips_mcp.prompts import PROMPTS
 
-    completer = Completer(runtime, {name: fn for name, _, fn in PROMPTS})
+    def prompt_function(name: str) -> Callable[..., Any] | None:
+        prompt = server._prompt_manager.get_prompt(name)
+        return prompt.fn if prompt is not None else None
+
+    completer = Completer(runtime, prompt_function)
     server.completion()(completer.complete)  # type: ignore[no-untyped-call]
     return completer

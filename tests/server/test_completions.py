@@ -140,3 +140,36 @@ def test_rank_bounds_and_orders() -> None:
     assert done.values[0] == "x0000"
     assert rank(["bob", "alice", "carol"], "").values == ["alice", "bob", "carol"]
     assert rank(["xa", "ax"], "a").values == ["ax", "xa"]
+
+
+@pytest.mark.parametrize(
+    ("argument", "expected", "command"),
+    [
+        ("profile", {"inbound", "caller"}, "list_all_profiles"),
+        ("carrier_id", {"carrier1"}, "dr_carrier_status"),
+        ("dialog_id", None, "dlg_list"),
+    ],
+)
+async def test_any_prompt_argument_completes_by_its_name(
+    sim: tuple[Simulator, str],
+    tmp_path: Path,
+    argument: str,
+    expected: set[str] | None,
+    command: str,
+) -> None:
+    simulator, url = sim
+    server = server_for(url, tmp_path)
+
+    def custom(profile: str = "", carrier_id: str = "", dialog_id: str = "") -> str:
+        return "a prompt added after the built-in ones"
+
+    server.prompt(name="custom")(custom)
+    async with Client(server) as c:
+        result = await c.complete(prompt("custom"), {"name": argument, "value": ""})
+        listed = await c.call_tool("dialogs_list", {}) if expected is None else None
+    values = set(result.completion.values)
+    if listed is not None:
+        assert listed.structured_content is not None
+        expected = {d["id"] for d in listed.structured_content["dialogs"]}
+    assert expected is not None and expected <= values and values
+    assert methods(simulator)[0] == command

@@ -40,13 +40,23 @@ async def sim() -> AsyncIterator[tuple[Simulator, str]]:
         await wire.close()
 
 
-def answering(action: str) -> object:
-    async def callback(ctx: ClientRequestContext, params: ElicitRequestParams) -> ElicitResult:
+class Scripted:
+    """A user who answers each question with the next answer of a script."""
+
+    def __init__(self, answers: list[str]) -> None:
+        self.answers = list(answers)
+
+    async def __call__(
+        self, ctx: ClientRequestContext, params: ElicitRequestParams
+    ) -> ElicitResult:
+        action = self.answers.pop(0)
         if action == "accept":
             return ElicitResult(action="accept", content={"confirm": True})
         return ElicitResult(action=action)  # type: ignore[arg-type]
 
-    return callback
+
+def answering(action: str) -> Scripted:
+    return Scripted([action])
 
 
 def check(simulator: Simulator, audit: Path, code: str | None, expected: str | None) -> None:
@@ -67,20 +77,26 @@ def check(simulator: Simulator, audit: Path, code: str | None, expected: str | N
 REMOVE_BOB = {"command": "ul_rm", "params": {"table_name": "location", "aor": "bob"}}
 
 
-@pytest.mark.parametrize(("action", "expected"), ANSWERS)
-async def test_stdio(
-    sim: tuple[Simulator, str], tmp_path: Path, action: str | None, expected: str | None
-) -> None:
+async def test_stdio_each_answer(sim: tuple[Simulator, str], tmp_path: Path) -> None:
+    """One subprocess whose user declines, cancels, then accepts; one whose client cannot
+    elicit (two subprocesses: a process start costs seconds on a loaded machine)."""
     simulator, url = sim
     audit = tmp_path / "audit.jsonl"
     params = StdioServerParameters(
         command=SCRIPT,
         args=["serve", "--mi-url", url, "--audit-log", str(audit), "--role", "admin"],
     )
-    callback = answering(action) if action else None
-    async with asyncio.timeout(30), Client(params, elicitation_callback=callback) as c:  # type: ignore[arg-type]
+    user = Scripted(["decline", "cancel", "accept"])
+    async with asyncio.timeout(30), Client(params, elicitation_callback=user) as c:
+        for expected in ("declined", "declined"):
+            result = await c.call_tool("mi_execute", REMOVE_BOB)
+            check(simulator, audit, error_code(result), expected)
+        async with asyncio.timeout(30), Client(params) as cannot:
+            refused = await cannot.call_tool("mi_execute", REMOVE_BOB)
+            check(simulator, audit, error_code(refused), "refused")
         result = await c.call_tool("mi_execute", REMOVE_BOB)
-    check(simulator, audit, error_code(result), expected)
+        check(simulator, audit, error_code(result), None)
+    assert user.answers == []
 
 
 @pytest.fixture

@@ -91,9 +91,13 @@ async def test_stdio_each_answer(sim: tuple[Simulator, str], tmp_path: Path) -> 
         for expected in ("declined", "declined"):
             result = await c.call_tool("mi_execute", REMOVE_BOB)
             check(simulator, audit, error_code(result), expected)
-        async with asyncio.timeout(30), Client(params) as cannot:
+        # its own audit log: one process per audit log
+        other = tmp_path / "audit-2.jsonl"
+        args = [*params.args[:-4], "--audit-log", str(other), "--role", "admin"]
+        cannot_params = StdioServerParameters(command=SCRIPT, args=args)
+        async with asyncio.timeout(30), Client(cannot_params) as cannot:
             refused = await cannot.call_tool("mi_execute", REMOVE_BOB)
-            check(simulator, audit, error_code(refused), "refused")
+            check(simulator, other, error_code(refused), "refused")
         result = await c.call_tool("mi_execute", REMOVE_BOB)
         check(simulator, audit, error_code(result), None)
     assert user.answers == []

@@ -29,6 +29,7 @@ from opensips_mcp.audit import (
 from opensips_mcp.audit.writer import writer_for
 from opensips_mcp.cli import main
 from opensips_mcp.gate import Role
+from opensips_mcp.settings import PARSERS, SettingsError, load_settings
 
 from .conftest import ServerFactory
 from .helpers import FakeMI, audit_records, error_code, trail_lines
@@ -417,3 +418,53 @@ async def test_syslog_sink_sends_every_chained_line_so_a_collector_can_verify_it
     result = verify_lines((f"msg {i}", line) for i, line in enumerate(lines))
     assert result.ok and result.records == len(stored)
     assert received[0].startswith(b"<110>1 ")  # log audit (13) * 8 + info (6)
+
+
+# --- settings ------------------------------------------------------------------------
+
+
+async def test_verify_finds_the_trail_where_serve_writes_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in PARSERS:
+        monkeypatch.delenv(f"OPENSIPS_MCP_{name.upper()}", raising=False)
+    monkeypatch.delenv("OPENSIPS_MCP_CONFIG", raising=False)
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
+    trail = tmp_path / "elsewhere" / "audit.jsonl"
+    trail.parent.mkdir()
+    await _rotated_trail(trail, records=10)
+    config = tmp_path / "c.toml"
+    config.write_text(
+        f'audit_log = "{trail}"\naudit_max_bytes = "64k"\naudit_keep = 3\n'
+        'audit_syslog = "udp://127.0.0.1:514"\n'
+    )
+    settings = load_settings({"config": str(config)}, env={})
+    assert (settings.audit_max_bytes, settings.audit_keep, settings.audit_syslog) == (
+        64 * 1024,
+        3,
+        "udp://127.0.0.1:514",
+    )
+    assert main(["audit", "verify", "--config", str(config)]) == 0
+    monkeypatch.setenv("OPENSIPS_MCP_CONFIG", str(config))
+    assert main(["audit", "verify"]) == 0
+    monkeypatch.delenv("OPENSIPS_MCP_CONFIG")
+    monkeypatch.setenv("OPENSIPS_MCP_AUDIT_LOG", str(trail))
+    assert main(["audit", "verify"]) == 0
+    capsys.readouterr()
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("audit_max_bytes", "12"),
+        ("audit_max_bytes", "lots"),
+        ("audit_keep", "0"),
+        ("audit_syslog", "http://127.0.0.1:514"),
+        ("audit_syslog", "udp://127.0.0.1"),
+        ("audit_syslog", "unix://relative/path"),
+    ],
+)
+def test_bad_audit_settings_are_refused_naming_the_setting(name: str, value: str) -> None:
+    with pytest.raises(SettingsError) as error:
+        load_settings({name: value}, env={})
+    assert error.value.name == name

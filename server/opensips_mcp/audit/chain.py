@@ -241,8 +241,12 @@ def verify_lines(
 def verify_trail(path: Path) -> Verification:
     """Check every file of the trail at ``path`` (oldest first) and its head file.
 
+    A trail a server is writing can be checked; a rotation during the check may show as a
+    break (check again).
+
     Raises ``FileNotFoundError`` when the trail has no file at all.
     """
+    head = read_head(path)  # before the files: a live server only moves it forward
     files = trail_files(path)
     if not files:
         raise FileNotFoundError(str(path))
@@ -271,7 +275,6 @@ def verify_trail(path: Path) -> Verification:
                 f"the last record(s) of {before.name} were removed",
             )
         return out
-    head = read_head(path)
     if head is not None and out.last_seq is not None:
         head_seq, head_hash = head
         file, _, number = last[0].rpartition(":")

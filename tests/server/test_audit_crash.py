@@ -13,7 +13,11 @@ drawn from a seeded random generator. Then:
   outcome (``unknown``, ``server stopped``), and ``verify`` still passes.
 
 One kill point runs by default (each run starts two server processes);
-``OPENSIPS_MCP_CRASH_RUNS=N`` runs N seeded kill points.
+``OPENSIPS_MCP_CRASH_RUNS=N`` runs N seeded kill points. ``OPENSIPS_MCP_CRASH_TARGET=URL``
+runs them against another MI endpoint with a journal at ``/sim/journal`` of the same
+host and port: ``opensips-sim proxy --upstream`` in front of a real OpenSIPS (the writes
+are ``dlg_end_dlg`` of dialog ids that do not exist: OpenSIPS answers an error, nothing
+changes).
 """
 
 from __future__ import annotations
@@ -23,7 +27,9 @@ import json
 import os
 import random
 import sys
-from collections.abc import AsyncIterator
+import urllib.request
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -38,21 +44,44 @@ SCRIPT = str(Path(sys.executable).with_name("opensips-mcp"))
 WRITES = 60
 BOUND = 60.0
 RUNS = int(os.environ.get("OPENSIPS_MCP_CRASH_RUNS", "1"))
+TARGET = os.environ.get("OPENSIPS_MCP_CRASH_TARGET")
+
+Journal = Callable[[], Awaitable[list[dict[str, Any]]]]
+
+
+def _fetch_journal(mi_url: str) -> list[dict[str, Any]]:
+    base = mi_url.rsplit("/", 1)[0]
+    with urllib.request.urlopen(f"{base}/sim/journal", timeout=10) as reply:
+        entries: list[dict[str, Any]] = json.load(reply)["entries"]
+    return entries
 
 
 @pytest.fixture
-async def sim() -> AsyncIterator[tuple[Simulator, str]]:
-    """The simulator with the quiet scenario, on 127.0.0.1 port 0; yields (sim, MI url)."""
+async def target() -> AsyncIterator[tuple[str, Journal]]:
+    """(MI url, the journal of what reached it): the simulator with the quiet scenario on
+    127.0.0.1 port 0, or ``OPENSIPS_MCP_CRASH_TARGET``."""
+    if TARGET:
+        url = TARGET
+
+        async def remote() -> list[dict[str, Any]]:
+            return await asyncio.to_thread(_fetch_journal, url)
+
+        yield url, remote
+        return
     simulator = Simulator("quiet", seed=7)
     wire = WireServer(simulator)
     port = await wire.start("127.0.0.1", 0)
+
+    async def local() -> list[dict[str, Any]]:
+        return simulator.journal.entries()
+
     try:
-        yield simulator, f"http://127.0.0.1:{port}/mi"
+        yield f"http://127.0.0.1:{port}/mi", local
     finally:
         await wire.close()
 
 
-def _messages(run: int) -> list[dict[str, Any]]:
+def _messages(run: str) -> list[dict[str, Any]]:
     head: list[dict[str, Any]] = [
         {
             "jsonrpc": "2.0",
@@ -113,9 +142,10 @@ async def _kill(proc: asyncio.subprocess.Process) -> None:
 
 @pytest.mark.parametrize("seed", range(1, RUNS + 1))
 async def test_kill_9_during_a_write_stream_leaves_a_complete_verifiable_trail(
-    sim: tuple[Simulator, str], tmp_path: Path, seed: int
+    target: tuple[str, Journal], tmp_path: Path, seed: int
 ) -> None:
-    simulator, url = sim
+    url, journal = target
+    run = f"{uuid.uuid4().hex[:8]}-{seed}"
     audit = tmp_path / "audit.jsonl"
     rng = random.Random(seed)
     answers_before_kill = rng.randrange(0, WRITES // 2)
@@ -123,7 +153,7 @@ async def test_kill_9_during_a_write_stream_leaves_a_complete_verifiable_trail(
     answered: list[int] = []
     try:
         assert proc.stdin is not None and proc.stdout is not None
-        proc.stdin.write(b"".join(json.dumps(m).encode() + b"\n" for m in _messages(seed)))
+        proc.stdin.write(b"".join(json.dumps(m).encode() + b"\n" for m in _messages(run)))
         await proc.stdin.drain()
         async with asyncio.timeout(BOUND):
             while len(answered) < answers_before_kill + 1:  # + the initialize answer
@@ -135,15 +165,17 @@ async def test_kill_9_during_a_write_stream_leaves_a_complete_verifiable_trail(
 
     received = {
         e["params"]["dialog_id"]
-        for e in simulator.journal.entries()
-        if e["method"] == "dlg_end_dlg" and isinstance(e["params"], dict)
+        for e in await journal()
+        if e["method"] == "dlg_end_dlg"
+        and isinstance(e["params"], dict)
+        and str(e["params"].get("dialog_id", "")).startswith(f"{run}:")
     }
     records = list(read_records(audit))
     intended = {r["params"]["dialog_id"] for r in records if r["kind"] == "pending"}
     finished = {r["params"]["dialog_id"]: r for r in records if r["kind"] == "call"}
     assert received <= intended | set(finished), received - intended - set(finished)
     for answer in answered[1:]:
-        assert f"{seed}:{answer}" in finished
+        assert f"{run}:{answer}" in finished
     checked = verify_trail(audit)
     assert checked.ok, checked.broken
     sizes = [f.stat().st_size for f in trail_files(audit)]
@@ -155,7 +187,7 @@ async def test_kill_9_during_a_write_stream_leaves_a_complete_verifiable_trail(
     restart = await _serve(url, audit)
     try:
         assert restart.stdin is not None and restart.stdout is not None
-        restart.stdin.write(json.dumps(_messages(seed)[0]).encode() + b"\n")
+        restart.stdin.write(json.dumps(_messages(run)[0]).encode() + b"\n")
         await restart.stdin.drain()
         async with asyncio.timeout(BOUND):
             assert json.loads(await restart.stdout.readline())["id"] == 0

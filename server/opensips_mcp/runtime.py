@@ -499,11 +499,16 @@ class ToolCall:
         internal calls). Nothing is sent when the answer is not yes.
         """
         shown = _redact_resolved(params, resolution)
-        digest = action_digest(self.principal.name, resolution.entry.name, shown)
+        digest = action_digest(
+            self.principal.name, resolution.entry.name, [self.instance.name, shown]
+        )
         if digest in self._confirmed:
             return
         question = await describe(
-            resolution, params, self._internal_read, instance_of(self.runtime.settings.mi_url)
+            resolution,
+            params,
+            self._internal_read,
+            instance_of(self.instance.name, self.instance.mi_settings.url),
         )
         answer = await ask(self.ctx, question, digest)
         self.record.confirmation = {
@@ -605,7 +610,7 @@ class ToolCall:
                 live = await self.runtime._fetch_live(self)
                 wire = self.runtime.catalog.wire_name(command, live.names or frozenset())
             sent = dict(params) if params is not None else None
-            resp = await self.runtime.mi.call(wire, sent, level=AccessLevel.READ)
+            resp = await self.instance.mi.call(wire, sent, level=AccessLevel.READ)
         except MIError as exc:
             record.attempts, record.outcome = exc.attempts, "error"
             return None

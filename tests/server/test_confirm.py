@@ -19,6 +19,7 @@ from mcp.types import ElicitRequestParams, ElicitResult
 
 from opensips_mcp.confirm import ConfirmPolicy
 from opensips_mcp.gate import Role
+from opensips_mcp.instances import InstanceConfig
 from opensips_mcp.server import OpenSIPSMCP, build_server
 from opensips_mcp.settings import Settings
 from opensips_sim.simulator import Simulator
@@ -193,3 +194,35 @@ async def test_policy_decides_what_is_asked(
     assert error_code(result) is None and error_code(reads) is None
     assert bool(answer.questions) is asked
     assert sent(simulator, "dlg_end_dlg") == 1
+
+
+async def test_the_statement_reads_and_names_the_instance_the_call_goes_to(
+    sim: tuple[Simulator, str], tmp_path: Path
+) -> None:
+    simulator, url = sim
+    edge = Simulator("quiet", seed=7)
+    wire = WireServer(edge)
+    port = await wire.start("127.0.0.1", 0)
+    try:
+        instances = (
+            InstanceConfig("default", url),
+            InstanceConfig("edge", f"http://127.0.0.1:{port}/mi"),
+        )
+        server = server_for(url, tmp_path, instances=instances, default_instance="default")
+        answer = Answering("decline")
+        async with Client(server, elicitation_callback=answer) as c:
+            result = await c.call_tool(
+                "mi_execute",
+                {
+                    "command": "ul_rm",
+                    "params": {"table_name": "location", "aor": "bob"},
+                    "instance": "edge",
+                },
+            )
+    finally:
+        await wire.close()
+    assert error_code(result) == "declined"
+    assert f"on instance edge (127.0.0.1:{port})" in answer.questions[0]
+    # the statement's read (once per round: a 2026-07-28 client repeats the call to answer)
+    assert {e["method"] for e in edge.journal.entries()} == {"ul_show_contact"}
+    assert [e["method"] for e in simulator.journal.entries()] == []

@@ -2,8 +2,8 @@
 
 :func:`describe` builds the statement the user is asked to confirm, e.g.::
 
-    ends 1 call: alice -> bob, confirmed, 3 min 12 s old (Call-ID 2-1979@127.0.0.1),
-    on the OpenSIPS at 127.0.0.1:8888.
+    This ends 1 call: alice -> bob, confirmed, 3 min 12 s old (Call-ID 2-1979@127.0.0.1);
+    both sides get a BYE, on instance default (127.0.0.1:8888). ...
 
 Commands with a known effect (ending a call, the calls of a profile, an AOR's contacts)
 read the state they are about to change with at most one read MI command; any other
@@ -47,10 +47,11 @@ def named_params(params: Any, names: Sequence[str]) -> dict[str, Any]:
     return {}
 
 
-def instance_of(mi_url: str) -> str:
-    """How the statement names the OpenSIPS the call goes to."""
+def instance_of(name: str, mi_url: str) -> str:
+    """How the statement names the OpenSIPS the call goes to: ``instance default
+    (127.0.0.1:8888)``."""
     parts = urlsplit(mi_url)
-    return f"the OpenSIPS at {parts.netloc or mi_url}"
+    return f"instance {name} ({parts.netloc or parts.path or mi_url})"
 
 
 def age_text(seconds: float) -> str:

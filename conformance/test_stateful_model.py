@@ -135,8 +135,11 @@ def initial_model(session: McpSession, facts: Facts) -> Model:
             model.possible[("reg", aor, contact_uri(aor, port))] = frozenset({False})
     for aor, contact in facts.contacts:
         model.possible[("reg", aor, contact)] = frozenset({True})
+    listed = _result(session.mi("dlg_list")).get("Dialogs", [])
+    present = {str(d["ID"]) for d in listed if int(d.get("state", 0)) < 5}
     for dialog in facts.dialog_ids:
-        model.possible[("dlg", dialog)] = frozenset({True})
+        # a reset of a real server cannot bring back a call an earlier run ended
+        model.possible[("dlg", dialog)] = frozenset({dialog in present})
     listing = session.mi("ds_list")
     for key, state in dispatcher_states(_result(listing)).items():
         model.possible[("ds", *key)] = frozenset({state})
@@ -177,7 +180,10 @@ def make_machine(
         @initialize()
         def start_from_the_scenario(self) -> None:
             control.reset()
-            self.model.possible = dict(initial.possible)
+            if harness.target.is_external:  # what the reset could put back, read again
+                self.model.possible = dict(initial_model(self.session, facts).possible)
+            else:
+                self.model.possible = dict(initial.possible)
 
         # --- writes -------------------------------------------------------------------
 

@@ -7,10 +7,13 @@ shared clock), and each node's clusterer state points at the *live* worlds of th
 * every node's ``clusterer_list`` lists the other nodes, and all agree;
 * a node that is stopped (``down``), disabled (``clusterer_set_status`` of itself), or cut
   from a peer (``partition``) shows in its peers' link states after the ping interval, as
-  clusterer's heartbeats notice it: ``Probe`` after ``ping_interval`` seconds, ``Down`` after
-  ``no_ping_retries`` more intervals (``modules/clusterer``: ping_interval 4 s; the lab's
-  ``no_ping_retries`` is 3). A node's own view of a peer it disabled, or of every peer when it
-  disabled itself, is ``Down`` at once (``cl_set_state``);
+  clusterer's heartbeats notice it (``modules/clusterer/topology.c``: ping_interval 4 s,
+  ping_timeout 1 s, no_ping_retries 3). A node's own view of a peer it disabled, or of
+  every peer when it disabled itself, is ``Down`` at once (``cl_set_state``). Two real
+  3.6.8 nodes showed the same (``captures/opensips-3.6.8/cluster/``): a peer killed or
+  disabled was ``Probe`` 2.5-5.4 s later and ``Down`` 3.4-3.5 s after that; here ``Probe``
+  comes at the next ping (``ping_interval``) and ``Down`` after ``no_ping_retries`` retries
+  ``ping_timeout`` apart;
 * ``cluster_send_mi`` / ``cluster_broadcast_mi`` run the carried command on the peer's world
   and journal it there (``http_method`` ``"BIN"``);
 * dialog and usrloc replication: a change to a Call-ID's dialogs or to an AOR's contacts on
@@ -47,9 +50,10 @@ from .world import World
 CLUSTER_ID = 1
 BIN_BASE_PORT = 5566
 PING_INTERVAL = 4.0
+PING_TIMEOUT = 1.0
 NO_PING_RETRIES = 3
 SHARING_TAG = "vip"
-CAPABILITIES = ("dialog-dlg-repl", "usrloc-contact-repl")
+CAPABILITIES = ("dialog-dlg-repl", "dialog-prof-repl", "usrloc-contact-repl")
 NODE_FAULTS = ("down", "up", "slow", "fast", "partition", "heal")
 
 
@@ -117,12 +121,14 @@ class SimulatedCluster:
         faults: list[Mapping[str, Any]] | None = None,
         settings: Settings | None = None,
         ping_interval: float = PING_INTERVAL,
+        ping_timeout: float = PING_TIMEOUT,
         no_ping_retries: int = NO_PING_RETRIES,
     ) -> None:
         if nodes < 1:
             raise ClusterError("a cluster has at least 1 node")
         self.clock = clock or Clock()
         self.ping_interval = ping_interval
+        self.ping_timeout = ping_timeout
         self.no_ping_retries = no_ping_retries
         base = scenarios.load(scenario)
         self.node_ids = list(range(1, nodes + 1))
@@ -230,6 +236,7 @@ class SimulatedCluster:
         return {
             "cluster_id": CLUSTER_ID,
             "ping_interval": self.ping_interval,
+            "ping_timeout": self.ping_timeout,
             "no_ping_retries": self.no_ping_retries,
             "nodes": [
                 {
@@ -315,7 +322,7 @@ class SimulatedCluster:
             return "Up" if link.shown == "Up" or elapsed >= self.ping_interval else link.shown
         if elapsed < self.ping_interval:
             return link.shown
-        if elapsed < self.ping_interval * (1 + self.no_ping_retries):
+        if elapsed < self.ping_interval + self.ping_timeout * self.no_ping_retries:
             return "Probe"
         return "Down"
 

@@ -99,8 +99,8 @@ def test_capabilities_show_their_sync_state() -> None:
     assert clusters[0] == {
         "cluster_id": 1,
         "Capabilities": [
-            {"name": "dialog-dlg-repl", "state": "Ok"},
-            {"name": "usrloc-contact-repl", "state": "not synced"},
+            {"name": "dialog-dlg-repl", "state": "Ok", "enabled": "yes"},
+            {"name": "usrloc-contact-repl", "state": "not synced", "enabled": "yes"},
         ],
     }
 

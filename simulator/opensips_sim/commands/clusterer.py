@@ -211,7 +211,11 @@ def clusterer_list_cap(ctx: CallContext, params: Params) -> Any:
             {
                 "cluster_id": c.cluster_id,
                 "Capabilities": [
-                    {"name": cap.name, "state": "Ok" if cap.synced else "not synced"}
+                    {
+                        "name": cap.name,
+                        "state": "Ok" if cap.synced else "not synced",
+                        "enabled": "yes",
+                    }
                     for cap in c.capabilities
                 ],
             }

@@ -76,6 +76,16 @@ def check_permission(session: McpSession, control: SimControl | None, call: MICa
         if entries is not None:
             assert entries == [], "a denied call reached the target"
         return
+    if exp.heavy and role != "admin":
+        assert outcome.code == "too_heavy", f"{role} must be refused a heavy call, got {outcome}"
+        assert (record["decision"], record["outcome"], record["mi_attempts"]) == (
+            "deny",
+            "error",
+            0,
+        )
+        if entries is not None:
+            assert own_requests(entries, exp.command) == [], "a heavy call reached the target"
+        return
     assert outcome.code != "permission_denied", f"{role} must be allowed a {exp.level} call"
     assert record["decision"] == "allow"
     assert record["level"] == exp.level, f"audited level {record['level']}, expected {exp.level}"

@@ -79,6 +79,7 @@ def test_every_recipe_of_every_get_or_set_command_is_gated_by_its_level(
 
 @settings(max_examples=scaled(100))
 @given(call=any_call(QUIET_FACTS))
+@example(call=MICall("t_hash"))  # heavy: refused below admin as too_heavy, nothing sent
 def test_a_call_is_allowed_iff_the_role_may_use_its_level(
     harness: Harness, target: Target, call: MICall
 ) -> None:

@@ -146,6 +146,38 @@ SERVE_OPTIONS: list[tuple[str, dict[str, Any]]] = [
         {"metavar": "N", "help": "MI: tries per read call (default 3; writes are never re-sent)"},
     ),
     (
+        "mi_max_in_flight",
+        {"metavar": "N", "help": "MI: requests at OpenSIPS at once (default 1; it runs one)"},
+    ),
+    (
+        "mi_max_queued",
+        {"metavar": "N", "help": "MI: calls waiting here at most, then 'busy' (default 32)"},
+    ),
+    (
+        "mi_queue_timeout",
+        {"metavar": "SEC", "help": "MI: longest wait here for a turn, then 'busy' (default 10)"},
+    ),
+    (
+        "mi_rate",
+        {"metavar": "N", "help": "MI: calls per second per principal (default 0 = no limit)"},
+    ),
+    ("mi_rate_burst", {"metavar": "N", "help": "MI: burst of the per-principal rate (default 10)"}),
+    (
+        "mi_viewer_budget",
+        {
+            "metavar": "SEC",
+            "help": "MI: seconds per minute a viewer may use (default 20; 0 = none)",
+        },
+    ),
+    (
+        "mi_heavy_timeout",
+        {"metavar": "SEC", "help": "MI: read timeout of heavy commands (default 120)"},
+    ),
+    (
+        "mi_heavy_role",
+        {"metavar": "ROLE", "help": "MI: least role that may run heavy commands (default admin)"},
+    ),
+    (
         "which_ttl",
         {
             "metavar": "SEC",

@@ -10,6 +10,12 @@ Clients and tests match the code; people read the rest. Codes:
 ``invalid_params``    params are neither object, array nor omitted; or OpenSIPS said -32602
 ``carried_command``   cluster_send_mi / cluster_broadcast_mi carry something unusable
 ``permission_denied`` the role may not run this recipe (level needed and role given)
+``too_heavy``         a heavy recipe (cost model) this caller may not run: its cost and
+                      what to use instead; nothing sent
+``busy``              the OpenSIPS MI is busy (calls queued here, or a heavy command runs);
+                      nothing sent
+``rate_limited``      the caller exceeds its MI calls per second; nothing sent
+``over_budget``       the caller (a viewer) used its MI time per minute; nothing sent
 ``not_available``     the live OpenSIPS does not offer the command (module not loaded)
 ``opensips_error``    OpenSIPS answered with an error (its code and message)
 ``outcome_unknown``   a write was sent and no answer came: it may have been applied
@@ -34,6 +40,7 @@ from typing import Any
 
 from mcp.server.mcpserver.exceptions import ToolError
 
+from opensips_mcp.admission import AdmissionError, MIBusy, OverBudget, RateLimited
 from opensips_mcp.catalog import (
     CarriedCommandError,
     CatalogEntry,
@@ -42,7 +49,8 @@ from opensips_mcp.catalog import (
     NoMatchingRecipe,
     UnknownCommand,
 )
-from opensips_mcp.gate import Decision
+from opensips_mcp.catalog.costs import Cost
+from opensips_mcp.gate import Decision, Role
 from opensips_mcp.mi import (
     MICommandError,
     MICommandNotFound,
@@ -64,6 +72,10 @@ class ErrorCode(StrEnum):
     INVALID_PARAMS = "invalid_params"
     CARRIED_COMMAND = "carried_command"
     PERMISSION_DENIED = "permission_denied"
+    TOO_HEAVY = "too_heavy"
+    BUSY = "busy"
+    RATE_LIMITED = "rate_limited"
+    OVER_BUDGET = "over_budget"
     NOT_AVAILABLE = "not_available"
     OPENSIPS_ERROR = "opensips_error"
     OUTCOME_UNKNOWN = "outcome_unknown"
@@ -187,11 +199,18 @@ def from_mi_error(exc: MIError, entry: CatalogEntry | None) -> MCPToolError:
             f"Check that OpenSIPS runs with mi_http enabled (opensips_health), then retry.",
         )
     if isinstance(exc, MITimeoutError):
-        sent = "nothing was changed" if exc.attempts == 0 else "it is a read, nothing changed"
+        if exc.attempts == 0:
+            return tool_error(
+                ErrorCode.TIMEOUT,
+                f"OpenSIPS did not answer '{command}' in time ({exc.cause}); nothing was sent. "
+                f"OpenSIPS runs MI commands one at a time: it may be busy. Retry later.",
+            )
         return tool_error(
             ErrorCode.TIMEOUT,
-            f"OpenSIPS did not answer '{command}' in time ({exc.cause}); {sent}. "
-            f"OpenSIPS runs MI commands one at a time: it may be busy. Retry later.",
+            f"OpenSIPS did not answer '{command}' in time ({exc.cause}); it is a read, nothing "
+            f"changed, and it was not re-sent: OpenSIPS runs MI commands one at a time and may "
+            f"still be running it. Check opensips_health before retrying, and prefer a cheaper "
+            f"or paged form.",
         )
     if isinstance(exc, MIHTTPError):
         return tool_error(
@@ -206,6 +225,45 @@ def from_mi_error(exc: MIError, entry: CatalogEntry | None) -> MCPToolError:
             f"Retry; if it persists, check the MI URL and the OpenSIPS version.",
         )
     return internal_error()
+
+
+def too_heavy(cost: Cost, role: Role, allowed: Role) -> MCPToolError:
+    """The error for a heavy recipe refused to ``role`` (``allowed``: the least role that
+    may run heavy recipes); nothing was sent."""
+    recipe = ", ".join(cost.recipe) or "no parameters"
+    instead = f" Use instead: {cost.instead}." if cost.instead else ""
+    return tool_error(
+        ErrorCode.TOO_HEAVY,
+        f"'{cost.command}' with {recipe} is a heavy command ({cost.describe()}); OpenSIPS runs "
+        f"MI commands one at a time, so while it runs every other MI client waits. The role "
+        f"'{role}' may not run heavy commands (the role '{allowed}' may); nothing was sent."
+        f"{instead}",
+    )
+
+
+def from_admission(exc: AdmissionError) -> MCPToolError:
+    """The error for a call the admission queue refused; nothing was sent."""
+    if isinstance(exc, MIBusy):
+        return tool_error(
+            ErrorCode.BUSY,
+            f"OpenSIPS MI is busy ({exc.queued} queued, oldest {exc.oldest:.1f} s; "
+            f"{exc.reason}); nothing was sent. Retry in a few seconds, or call "
+            f"opensips_health to see the queue.",
+        )
+    if isinstance(exc, RateLimited):
+        return tool_error(
+            ErrorCode.RATE_LIMITED,
+            f"'{exc.principal}' may make {exc.rate:g} MI calls per second; nothing was sent. "
+            f"Retry in {exc.retry_after:.1f} s.",
+        )
+    if isinstance(exc, OverBudget):
+        return tool_error(
+            ErrorCode.OVER_BUDGET,
+            f"'{exc.principal}' used {exc.spent:.1f} s of its {exc.budget:g} s of OpenSIPS MI "
+            f"time per minute; nothing was sent. Retry in {exc.retry_after:.0f} s, or use "
+            f"cheaper reads (paged or filtered forms).",
+        )
+    return tool_error(ErrorCode.BUSY, f"OpenSIPS MI refused the call here: {exc}.")
 
 
 def internal_error() -> MCPToolError:

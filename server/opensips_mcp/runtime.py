@@ -58,7 +58,7 @@ import time
 import uuid
 from collections.abc import Mapping, Sequence
 from contextvars import ContextVar
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from types import TracebackType
 from typing import Any
 
@@ -68,6 +68,7 @@ from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.exceptions import ToolError
 
 from opensips_mcp import errors
+from opensips_mcp.admission import AdmissionError, AdmissionSettings, FairQueue
 from opensips_mcp.agent_log import SLOW_SECONDS, notify
 from opensips_mcp.audit import (
     AuditError,
@@ -86,6 +87,7 @@ from opensips_mcp.catalog import (
     CatalogError,
     Resolution,
 )
+from opensips_mcp.catalog.costs import Cost, CostModel, load_costs
 from opensips_mcp.confirm.ask import ConfirmationNeeded, action_digest, ask
 from opensips_mcp.confirm.effects import describe, instance_of
 from opensips_mcp.errors import ErrorCode, MCPToolError
@@ -152,12 +154,28 @@ def _cancelled_exc() -> type[BaseException]:
 
 
 class Instance:
-    """One managed OpenSIPS instance: its configuration, MI client and live command cache."""
+    """One managed OpenSIPS instance: its configuration, MI clients (one for heavy
+    commands, with their own timeout), admission queue and live command cache."""
 
-    def __init__(self, config: InstanceConfig, mi_settings: MISettings) -> None:
+    def __init__(
+        self,
+        config: InstanceConfig,
+        mi_settings: MISettings,
+        admission: AdmissionSettings | None = None,
+        heavy_timeout: float = 120.0,
+    ) -> None:
         self.config = config
         self.mi_settings = mi_settings
+        self.admission_settings = admission if admission is not None else AdmissionSettings()
+        self.heavy_mi_settings = replace(
+            mi_settings,
+            read_timeout=heavy_timeout,
+            total_timeout=heavy_timeout + mi_settings.connect_timeout,
+            max_attempts=1,
+        )
         self._mi: MIClient | None = None
+        self._heavy_mi: MIClient | None = None
+        self._admission: FairQueue | None = None
         self._live: LiveCommands | None = None
         self._live_lock: asyncio.Lock | None = None
 
@@ -169,15 +187,20 @@ class Instance:
     def open(self) -> None:
         """Create the MI client (no connection is made until the first call)."""
         self._mi = MIClient(self.mi_settings)
+        self._heavy_mi = MIClient(self.heavy_mi_settings)
+        self._admission = FairQueue(self.admission_settings)
         self._live_lock = asyncio.Lock()
         self._live = None
 
     async def close(self) -> None:
-        """Close the MI client."""
+        """Close the MI clients."""
         if self._mi is not None:
             mi, self._mi = self._mi, None
+            heavy, self._heavy_mi = self._heavy_mi, None
             with anyio.CancelScope(shield=True):
                 await mi.close()
+                if heavy is not None:
+                    await heavy.close()
 
     @property
     def mi(self) -> MIClient:
@@ -185,6 +208,21 @@ class Instance:
         if self._mi is None:
             raise RuntimeError("the runtime is not started")
         return self._mi
+
+    @property
+    def heavy_mi(self) -> MIClient:
+        """The MI client of heavy commands (read timeout ``mi_heavy_timeout``)."""
+        if self._heavy_mi is None:
+            raise RuntimeError("the runtime is not started")
+        return self._heavy_mi
+
+    @property
+    def admission(self) -> FairQueue:
+        """The admission queue in front of this instance's MI (see
+        :mod:`opensips_mcp.admission`); only valid while the runtime is started."""
+        if self._admission is None:
+            raise RuntimeError("the runtime is not started")
+        return self._admission
 
 
 class Runtime:
@@ -195,16 +233,60 @@ class Runtime:
     runs the lifespan once per client connection).
     """
 
-    def __init__(self, settings: Settings, catalog: Catalog, audit: AuditLog) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        catalog: Catalog,
+        audit: AuditLog,
+        costs: CostModel | None = None,
+    ) -> None:
         self.settings = settings
         self.catalog = catalog
         self.audit = audit
+        self.costs = costs if costs is not None else load_costs()
         self._users = 0
         self.default_instance = settings.default_instance_name
         self.instances: dict[str, Instance] = {
-            config.name: Instance(config, self._mi_settings_for(config))
+            config.name: Instance(
+                config,
+                self._mi_settings_for(config),
+                self.admission_settings,
+                settings.mi_heavy_timeout,
+            )
             for config in settings.fleet
         }
+
+    @property
+    def admission_settings(self) -> AdmissionSettings:
+        """The settings of each instance's MI admission queue."""
+        s = self.settings
+        return AdmissionSettings(
+            max_in_flight=s.mi_max_in_flight,
+            max_queued=s.mi_max_queued,
+            queue_timeout=s.mi_queue_timeout,
+            rate=s.mi_rate,
+            burst=s.mi_rate_burst,
+            budget=s.mi_viewer_budget,
+        )
+
+    @property
+    def admission(self) -> FairQueue:
+        """The default instance's MI admission queue."""
+        return self.instances[self.default_instance].admission
+
+    def cost_of(self, resolution: Resolution) -> Cost | None:
+        """The cost model's record of a resolved call, when measured. A carrier
+        (``cluster_send_mi``...) costs what it carries when that is heavy: the peers run it."""
+        carried = resolution.carried
+        if carried is not None:
+            cost = self.costs.lookup(carried.entry.name, carried.recipe.params)
+            if cost is not None and cost.heavy:
+                return cost
+        return self.costs.lookup(resolution.entry.name, resolution.recipe.params)
+
+    def may_run_heavy(self, principal: Principal) -> bool:
+        """True when ``principal``'s role may run heavy recipes (``mi_heavy_role``)."""
+        return principal.role.allows(self.settings.mi_heavy_role.max_level)
 
     def _mi_settings_for(self, config: InstanceConfig) -> MISettings:
         s = self.settings
@@ -320,8 +402,13 @@ class Runtime:
             record = CallRecord("which", None, AccessLevel.READ.value, "allow", internal=True)
             if call is not None:
                 call.record.calls.append(record)
+            principal = call.principal.name if call is not None else "internal"
             try:
-                resp = await instance.mi.call("which", None, level=AccessLevel.READ)
+                async with instance.admission.admit(principal):
+                    resp = await instance.mi.call("which", None, level=AccessLevel.READ)
+            except AdmissionError as exc:
+                record.outcome = "error"
+                raise errors.from_admission(exc) from None
             except MIError as exc:
                 record.attempts, record.outcome = exc.attempts, "error"
                 live = LiveCommands(None, errors.from_mi_error(exc, None).text, time.monotonic())
@@ -457,16 +544,34 @@ class ToolCall:
             wire = self.runtime.catalog.wire_name(entry.name, live.names or frozenset())
         if self.runtime.settings.confirm.requires(resolution.level):
             await self._confirm(resolution, params)
+        runtime = self.runtime
+        cost = runtime.cost_of(resolution)
+        heavy = cost is not None and cost.heavy
         record = CallRecord(
             entry.name, _redact_resolved(params, resolution), resolution.level.value, "allow"
         )
         self.record.calls.append(record)
+        if cost is not None and heavy and not runtime.may_run_heavy(self.principal):
+            record.decision, record.outcome = "deny", "error"
+            raise errors.too_heavy(cost, self.principal.role, runtime.settings.mi_heavy_role)
+        instance = self.instance
+        client = instance.heavy_mi if heavy else instance.mi
         # Left set if the call is cancelled mid-way: __aexit__ then records the outcome.
         self._in_flight = record
         if resolution.level is not AccessLevel.READ:
             await self._intend(record, resolution, wire)
         try:
-            resp = await self.instance.mi.call(wire, params, level=resolution.level)
+            async with instance.admission.admit(
+                self.principal.name,
+                heavy=entry.name if heavy else None,
+                metered=self.principal.role is Role.VIEWER,
+                estimate=cost.seconds if cost is not None else 0.0,
+            ):
+                resp = await client.call(wire, params, level=resolution.level)
+        except AdmissionError as exc:
+            self._in_flight = None
+            record.outcome = "error"
+            raise errors.from_admission(exc) from None
         except MIError as exc:
             self._in_flight = None
             record.attempts = exc.attempts
@@ -610,7 +715,11 @@ class ToolCall:
                 live = await self.runtime._fetch_live(self)
                 wire = self.runtime.catalog.wire_name(command, live.names or frozenset())
             sent = dict(params) if params is not None else None
-            resp = await self.instance.mi.call(wire, sent, level=AccessLevel.READ)
+            async with self.instance.admission.admit(self.principal.name):
+                resp = await self.instance.mi.call(wire, sent, level=AccessLevel.READ)
+        except AdmissionError:
+            record.outcome = "error"
+            return None
         except MIError as exc:
             record.attempts, record.outcome = exc.attempts, "error"
             return None

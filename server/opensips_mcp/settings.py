@@ -103,6 +103,14 @@ class Settings:
     fleet_timeout: float = 5.0
     stateless: bool = False
     """HTTP: keep no session state, so replicas can share a load balancer (see README)."""
+    mi_max_in_flight: int = 1
+    mi_max_queued: int = 32
+    mi_queue_timeout: float = 10.0
+    mi_rate: float = 0.0
+    mi_rate_burst: int = 10
+    mi_viewer_budget: float = 20.0
+    mi_heavy_timeout: float = 120.0
+    mi_heavy_role: Role = Role.ADMIN
     log_level: LogLevel = "INFO"
     confirm: ConfirmPolicy = ConfirmPolicy.DESTRUCTIVE
     """Which recipes need the user's yes (elicitation) before they are sent."""
@@ -255,6 +263,18 @@ def _ttl(value: Any) -> float:
     return _seconds(value)
 
 
+def _non_negative(value: Any) -> float:
+    if isinstance(value, bool):
+        raise ValueError("expected a number, got a boolean")
+    try:
+        number = float(value) if isinstance(value, int | float) else float(_text(value))
+    except ValueError:
+        raise ValueError(f"expected a number, got {value!r}") from None
+    if not 0 <= number <= 3600:
+        raise ValueError(f"must be between 0 and 3600, got {number}")
+    return number
+
+
 def _bool(value: Any) -> bool:
     if isinstance(value, bool):
         return value
@@ -364,6 +384,15 @@ PARSERS: dict[str, Parser] = {
     "which_ttl": _ttl,
     "fleet_timeout": _seconds,
     "stateless": _bool,
+    # Admission to the MI (opensips_mcp.admission): calls queue here, not in OpenSIPS.
+    "mi_max_in_flight": _positive_int,
+    "mi_max_queued": _positive_int,
+    "mi_queue_timeout": _seconds,
+    "mi_rate": _non_negative,
+    "mi_rate_burst": _positive_int,
+    "mi_viewer_budget": _non_negative,
+    "mi_heavy_timeout": _seconds,
+    "mi_heavy_role": _role,
     "log_level": _log_level,
     "confirm": _confirm,
     "instances": lambda value: parse_instances(value, _url),

@@ -27,7 +27,7 @@ async def test_a_megabyte_answer_is_cut_to_a_prefix_of_the_same_shape(
     make_server: ServerFactory, fake_mi: FakeMI
 ) -> None:
     fake_mi.answers["t_hash"] = Answer(T_HASH_LIKE)
-    async with Client(make_server(Role.VIEWER)) as client:
+    async with Client(make_server(Role.ADMIN)) as client:
         result = await client.call_tool("mi_execute", {"command": "t_hash"})
 
     assert not result.is_error

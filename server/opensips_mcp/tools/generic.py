@@ -1,5 +1,6 @@
 """Generic tools: run any catalogued MI command, discover commands, check health."""
 
+import dataclasses
 import re
 import time
 from typing import Annotated, Any
@@ -136,6 +137,7 @@ class Health(BaseModel):
     processes: int | None = None
     latency_ms: float | None = Field(default=None, description="Round trip of one MI call.")
     error: str | None = Field(default=None, description="What failed, when something did.")
+    mi_queue: dict[str, Any] = {}
 
 
 # --- helpers ----------------------------------------------------------------------------
@@ -343,11 +345,21 @@ def _process_count(result: Any) -> int | None:
     title="Check OpenSIPS health",
 )
 async def opensips_health(ctx: Context) -> Health:
-    """Check whether OpenSIPS answers on its MI endpoint: version, uptime, process count
-    and MI latency. Never fails for an unreachable server: reports reachable=false and why."""
+    """Is OpenSIPS answering on MI: version, uptime, processes, latency, this server's MI
+    queue. Never fails when unreachable: says reachable=false and why."""
     runtime = runtime_of(ctx)
     health = Health(reachable=False, mi_url=_public_url(runtime.settings.mi_url))
     async with runtime.tool_call(ctx, "opensips_health") as call:
+        queue = call.instance.admission.stats()
+        health.mi_queue = dataclasses.asdict(queue)
+        if queue.heavy_running is not None:
+            # Asking now would wait behind it: say so instead of adding to the queue.
+            health.reachable = True
+            health.error = (
+                f"busy: the heavy command {queue.heavy_running} is running; OpenSIPS runs MI "
+                f"commands one at a time, so nothing was sent. Check again in a few seconds."
+            )
+            return health
         problems: list[str] = []
         t0 = time.perf_counter()
         try:

@@ -383,9 +383,13 @@ async def _answer_of_real(up: Upstream, body: bytes) -> Any:
 
 async def run_sequence(up: Upstream, calls: list[Call], report: Report) -> None:
     """Snapshot, then each call to both, compared; then put the real state back."""
-    scenario = await read_scenario(up)
-    now = await server_now(up)
-    sim = Simulator(scenario, clock=Clock(now))  # moves with real time from the snapshot
+    now = await server_now(up)  # whole seconds
+    scenario = await read_scenario(up, now=now)  # the simulator starts at the same "now"
+    local = time.time()
+    # on the same host, this clock is the server's to the fraction of a second it does not
+    # print; the simulator's clock then moves with real time from there
+    start = local if abs(local - now) < 2 else now
+    sim = Simulator(scenario, clock=Clock(start))
     try:
         for ident, call in enumerate(calls, 1):
             body = call.body(ident)

@@ -16,7 +16,8 @@ dispatcher     ds_list full=1                               probing failure coun
 load_balancer  lb_list                                      —
 drouting       dr_gw_status, dr_carrier_status,             prefix rules (no MI dump)
                dr_reload_status
-clusterer      clusterer_list                               capabilities, sharing tags
+clusterer      clusterer_list, clusterer_list_cap,          peers' own links
+               clusterer_list_shtags
 permissions    address_dump                                 —
 cfgutils       shv_get                                      —
 pike           pike_list                                    tracked, unblocked IPs
@@ -283,6 +284,20 @@ async def _clusterer(up: Upstream, now: float) -> dict[str, Any] | None:
     listed = await _try(up, "clusterer_list")
     if listed is None:
         return None
+    caps = {
+        int(c["cluster_id"]): [
+            {"name": str(x["name"]), "synced": str(x.get("state", "Ok")) == "Ok"}
+            for x in _list(c, "Capabilities")
+        ]
+        for c in _list(await _try(up, "clusterer_list_cap"), "Clusters")
+    }
+    tags: dict[int, list[dict[str, Any]]] = {}
+    shtags = await _try(up, "clusterer_list_shtags")
+    for tag in shtags if isinstance(shtags, list) else []:
+        if isinstance(tag, dict) and "Cluster" in tag:
+            tags.setdefault(int(tag["Cluster"]), []).append(
+                {"tag": str(tag.get("Tag", "")), "state": str(tag.get("State", "backup")).lower()}
+            )
     return {
         "clusters": [
             {
@@ -298,6 +313,8 @@ async def _clusterer(up: Upstream, now: float) -> dict[str, Any] | None:
                     }
                     for n in _list(c, "Nodes")
                 ],
+                "capabilities": caps.get(int(c["cluster_id"]), []),
+                "sharing_tags": tags.get(int(c["cluster_id"]), []),
             }
             for c in _list(listed, "Clusters")
         ]
@@ -390,9 +407,13 @@ async def server_now(upstream: Upstream) -> float:
     return time.time() if now is None else now
 
 
-async def read_scenario(upstream: Upstream, *, name: str = "snapshot") -> dict[str, Any]:
-    """Every readable part of the live server as a scenario (see the module docstring)."""
-    now = await server_now(upstream)
+async def read_scenario(
+    upstream: Upstream, *, name: str = "snapshot", now: float | None = None
+) -> dict[str, Any]:
+    """Every readable part of the live server as a scenario (see the module docstring);
+    times are taken relative to ``now`` (default: the server's clock, read first)."""
+    if now is None:
+        now = await server_now(upstream)
     scenario: dict[str, Any] = {
         "name": name,
         "description": f"Snapshot of {upstream.url} taken at {time.ctime(now)}.",

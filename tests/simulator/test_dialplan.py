@@ -57,6 +57,8 @@ def test_rules_are_tried_by_priority_and_equal_matching_may_ignore_case() -> Non
         ({"dpid": "x", "input": "0123"}, 404, "Wrong id parameter"),
         ({"dpid": "", "input": "0123"}, 404, "Empty id parameter"),
         ({"dpid": 1, "input": ""}, 404, "Empty input parameter"),
+        # seen on the lab 3.6.8 (dialplan.c): the partition is checked first
+        ({"dpid": "", "input": "0123", "partition": "nope"}, 400, "Partition not found"),
     ],
 )
 def test_failures_answer_the_module_codes(params: dict[str, Any], code: int, message: str) -> None:

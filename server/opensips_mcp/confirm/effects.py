@@ -34,7 +34,9 @@ _DIALOG_STATES = {
     4: "confirmed",
     5: "ending",
 }
-_DIALOG_ID = re.compile(r"^(\d+\.[0-9a-fA-F]+|\d+)$")
+# "h_entry.h_id", both printed in (reverse) hex, e.g. "d31.2722a107" on the lab 3.6.8, or
+# the numeric db_id
+_DIALOG_ID = re.compile(r"^([0-9a-fA-F]+\.[0-9a-fA-F]+|\d+)$")
 _SHOWN_VALUE = 80
 
 

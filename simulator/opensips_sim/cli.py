@@ -60,6 +60,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--idle-timeout", type=float, default=30.0, help="close idle connections after SEC"
     )
     parser.add_argument(
+        "--cost-scale",
+        type=float,
+        default=0.0,
+        help="hold the MI for each command's cost x SCALE s (1: real-like, t_hash ~24 s; "
+        "0: instant, the default)",
+    )
+    parser.add_argument(
         "--frozen-clock",
         type=float,
         metavar="EPOCH",
@@ -159,7 +166,11 @@ async def serve_cluster(args: argparse.Namespace) -> int:
         seed=args.seed,
         clock=clock,
         faults=list(rules),
-        settings=Settings(quirks=not args.no_quirks, idle_timeout=args.idle_timeout),
+        settings=Settings(
+            quirks=not args.no_quirks,
+            idle_timeout=args.idle_timeout,
+            cost_scale=args.cost_scale,
+        ),
     )
     ports = await cluster.start(args.host, args.port)
     stop = asyncio.Event()
@@ -191,7 +202,11 @@ async def serve(args: argparse.Namespace) -> int:
         seed=args.seed,
         clock=clock,
         faults=rules,
-        settings=Settings(quirks=not args.no_quirks, idle_timeout=args.idle_timeout),
+        settings=Settings(
+            quirks=not args.no_quirks,
+            idle_timeout=args.idle_timeout,
+            cost_scale=args.cost_scale,
+        ),
     )
     server = WireServer(sim)
     port = await server.start(args.host, args.port)

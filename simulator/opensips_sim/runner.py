@@ -73,6 +73,7 @@ async def running_simulator(
     faults: Sequence[Mapping[str, Any]] = (),
     quirks: bool = True,
     idle_timeout: float = 30.0,
+    cost_scale: float = 0.0,
     frozen_at: float | None = None,
     clock: Clock | None = None,
 ) -> AsyncIterator[RunningSimulator]:
@@ -88,7 +89,7 @@ async def running_simulator(
         seed=seed,
         clock=clock,
         faults=faults,
-        settings=Settings(quirks=quirks, idle_timeout=idle_timeout),
+        settings=Settings(quirks=quirks, idle_timeout=idle_timeout, cost_scale=cost_scale),
     )
     server = WireServer(sim)
     bound = await server.start(host, port)

@@ -18,6 +18,7 @@ from typing import Any, Literal, Protocol
 
 from . import dispatch, jsonrpc, scenarios
 from .clock import Clock
+from .costs import command_cost
 from .errors import METHOD_NOT_FOUND, SERVER_ERROR, MIError
 from .faults import FaultPlan, FaultRule
 from .journal import Journal
@@ -61,6 +62,8 @@ class Settings:
 
     quirks: bool = True
     idle_timeout: float = 30.0
+    cost_scale: float = 0.0
+    """Hold the MI for ``cost * cost_scale`` seconds per command (see ``costs.py``); 0: none."""
 
 
 @dataclass
@@ -216,6 +219,10 @@ class Simulator:
                 answer = self._execute(resolved, request, entry, rule)
             for hook in self.after_apply:
                 hook()
+            busy = self.settings.cost_scale * command_cost(method, request.params, self.world)
+            if busy > 0:
+                entry["busy_s"] = round(busy, 6)
+                await asyncio.sleep(busy)  # executing, as OpenSIPS would: one at a time
 
         if rule is not None and rule.when == "after_apply" and rule.action != "partial":
             if rule.action == "delay":

@@ -468,3 +468,21 @@ def test_bad_audit_settings_are_refused_naming_the_setting(name: str, value: str
     with pytest.raises(SettingsError) as error:
         load_settings({name: value}, env={})
     assert error.value.name == name
+
+
+async def test_a_collector_that_does_not_read_or_is_down_never_delays_or_fails_a_record(
+    tmp_path: Path,
+) -> None:
+    stuck = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)  # bound, never read
+    stuck.bind(str(tmp_path / "stuck.sock"))
+    closed = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    closed.bind(("127.0.0.1", 0))
+    down = f"tcp://127.0.0.1:{closed.getsockname()[1]}"
+    closed.close()  # nothing listens there any more
+    try:
+        for name, url in (("stuck", f"unix://{tmp_path / 'stuck.sock'}"), ("down", down)):
+            log = AuditLog(tmp_path / f"{name}.jsonl", syslog=url)
+            await asyncio.wait_for(asyncio.gather(*(log.write(_call(i)) for i in range(300))), 20)
+            assert verify_trail(tmp_path / f"{name}.jsonl").records == 301  # + the file record
+    finally:
+        stuck.close()

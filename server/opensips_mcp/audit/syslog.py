@@ -15,10 +15,12 @@ its newline), so a collector checks the hash chain with
 :func:`opensips_mcp.audit.chain.verify_lines` exactly as ``opensips-mcp audit verify``
 checks the file.
 
-The sink runs in the audit writer thread after the records are fsynced and their
-callers answered. It never fails a tool call: a message that cannot be sent is counted
-in :attr:`SyslogSink.dropped` and logged, and the socket is reopened for the next
-records (the collector sees the gap as a break in the chain).
+The audit writer thread hands the lines over once they are fsynced and their callers
+answered; a thread of the sink's own sends them, so a slow or absent collector never
+delays a tool call. It never fails one either: a message that cannot be sent (collector
+unreachable, more than ``QUEUE_LIMIT`` lines waiting, a datagram too large) is counted in
+:attr:`SyslogSink.dropped` and logged, and the socket is reopened for the next records
+(the collector sees the gap as a break in the chain; the file stays complete).
 """
 
 from __future__ import annotations
@@ -27,6 +29,8 @@ import errno
 import logging
 import os
 import socket
+import threading
+from collections import deque
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from urllib.parse import urlsplit
@@ -39,6 +43,10 @@ SEVERITY_INFO = 6
 APP_NAME = "opensips-mcp"
 SEND_TIMEOUT = 2.0
 """Seconds a TCP connect or send may take before the message is dropped."""
+QUEUE_LIMIT = 10_000
+"""Lines waiting to be sent at most; more are dropped (and counted)."""
+IDLE_SECONDS = 10.0
+"""The sender thread ends after this long without lines (started again when needed)."""
 
 
 class SyslogURLError(ValueError):
@@ -75,6 +83,9 @@ class SyslogSink:
         self.dropped = 0
         self._sock: socket.socket | None = None
         self._stream = self.scheme == "tcp"
+        self._cond = threading.Condition()
+        self._queue: deque[tuple[str, bytes]] = deque()
+        self._thread: threading.Thread | None = None
 
     def message(self, kind: str, line: bytes) -> bytes:
         """The RFC 5424 message carrying one stored line."""
@@ -87,14 +98,55 @@ class SyslogSink:
         return header.encode("ascii") + line.rstrip(b"\n")
 
     def send(self, lines: Sequence[tuple[str, bytes]]) -> None:
-        """Send each ``(kind, line)``; failures are counted and logged, never raised."""
+        """Queue each ``(kind, line)`` for the sender thread; never blocks, never raises."""
+        with self._cond:
+            room = QUEUE_LIMIT - len(self._queue)
+            if len(lines) > room:
+                self.dropped += len(lines) - max(room, 0)
+                logger.error(
+                    "audit syslog %s: %d record(s) not sent: %d already waiting",
+                    self.url,
+                    len(lines) - max(room, 0),
+                    len(self._queue),
+                )
+            self._queue.extend(lines[: max(room, 0)])
+            if self._thread is None:
+                self._thread = threading.Thread(
+                    target=self._run, name=f"audit-syslog {self.url}", daemon=True
+                )
+                self._thread.start()
+            else:
+                self._cond.notify()
+
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                while not self._queue:
+                    if not self._cond.wait(IDLE_SECONDS) and not self._queue:
+                        self._thread = None
+                        self._drop_socket()
+                        return
+                batch = list(self._queue)
+                self._queue.clear()
+            self._deliver(batch)
+
+    def _deliver(self, lines: Sequence[tuple[str, bytes]]) -> None:
         for index, (kind, line) in enumerate(lines):
             message = self.message(kind, line)
             try:
                 self._send_one(message)
             except OSError as exc:
                 self._drop_socket()
-                try:  # one fresh connection per batch, then give up on the rest
+                if exc.errno == errno.EMSGSIZE:  # this one only: too large for a datagram
+                    self.dropped += 1
+                    logger.error(
+                        "audit syslog %s: a %d-byte record not sent: too large for a datagram "
+                        "(use tcp://)",
+                        self.url,
+                        len(message),
+                    )
+                    continue
+                try:  # one fresh connection, then give up on the rest of this batch
                     self._send_one(message)
                 except OSError:
                     self._drop_socket()
@@ -153,5 +205,6 @@ class SyslogSink:
             sock.close()
 
     def close(self) -> None:
-        """Close the socket (reopened on the next send)."""
-        self._drop_socket()
+        """Drop the lines still waiting (the sender thread closes its socket when idle)."""
+        with self._cond:
+            self._queue.clear()

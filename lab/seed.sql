@@ -22,7 +22,9 @@ INSERT INTO dr_rules (groupid, prefix, timerec, priority, routeid, gwlist, sort_
 INSERT INTO address (grp, ip, mask, port, proto, pattern, context_info)
   VALUES (1, '127.0.0.1', 32, 0, 'any', NULL, 'loopback');
 -- domain
-INSERT INTO domain (domain, attrs, accept_subdomain) VALUES ('opensips.local', NULL, 0);
+-- 3.4's domain table has no accept_subdomain column (3.6's has; 3.5 untested)
+@IF>=3.5@ INSERT INTO domain (domain, attrs, accept_subdomain) VALUES ('opensips.local', NULL, 0);
+@IF<3.5@ INSERT INTO domain (domain, attrs) VALUES ('opensips.local', NULL);
 -- dialplan: dpid 1, regex rule 0NNN -> +49NNN
 INSERT INTO dialplan (dpid, pr, match_op, match_exp, match_flags, subst_exp, repl_exp, disabled, attrs)
   VALUES (1, 1, 1, '^0[0-9]+$', 0, '^0([0-9]+)$', '+49\1', 0, 'de');

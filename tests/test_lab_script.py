@@ -50,6 +50,12 @@ def test_an_unfilled_placeholder_is_refused() -> None:
         lab.render("x @NOPE@\n", {}, "3.6.8", 0)
 
 
+def test_the_3_4_seed_leaves_out_the_domain_column_it_lacks() -> None:
+    template = (REPO / "lab" / "seed.sql").read_text()
+    assert "accept_subdomain)" not in lab.render(template, {}, "3.4.18", 0)
+    assert "accept_subdomain)" in lab.render(template, {}, "3.6.8", 0)
+
+
 def test_seed_destinations_follow_the_offset() -> None:
     seed = lab.render((REPO / "lab" / "seed.sql").read_text(), {}, "3.6.8", 100)
     assert "sip:127.0.0.1:5181" in seed

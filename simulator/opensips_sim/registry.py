@@ -104,33 +104,9 @@ def command(
     return register
 
 
-#: Flags the captured command list lacks, with where the real ones were seen. The data file
-#: stays a copy of the capture (tests/catalog checks it); corrections live here.
-FLAG_CORRECTIONS: dict[str, tuple[str, str]] = {
-    "dlg_send_sequential": (
-        "MI_NAMED_PARAMS_ONLY",
-        "modules/dialog/dialog.c mi_cmds: MI_ASYNC_RPL_FLAG|MI_NAMED_PARAMS_ONLY; the lab "
-        "3.6.8 answers positional params with -32602 (differential run)",
-    ),
-    "t_uac_dlg": (
-        "MI_NAMED_PARAMS_ONLY",
-        "modules/tm/tm.c mi_cmds: MI_ASYNC_RPL_FLAG|MI_NAMED_PARAMS_ONLY; the lab 3.6.8 "
-        "answers positional params with -32602 (differential run)",
-    ),
-}
-
-
-def _flags(name: str, raw: str | None) -> tuple[str, ...]:
-    flags = tuple(raw.split("|")) if raw else ()
-    correction = FLAG_CORRECTIONS.get(name)
-    if correction is not None and correction[0] not in flags:
-        flags += (correction[0],)
-    return flags
-
-
 @cache
 def commands() -> dict[str, CommandInfo]:
-    """Every real MI command of OpenSIPS 3.6.8, by name (flags as corrected above)."""
+    """Every real MI command of OpenSIPS 3.6.8, by name."""
     raw = json.loads(
         resources.files("opensips_sim").joinpath("data/commands-3.6.json").read_text("utf-8")
     )
@@ -141,7 +117,7 @@ def commands() -> dict[str, CommandInfo]:
             recipes=tuple(tuple(r) for r in entry["recipes"]),
             help=entry.get("help", ""),
             seen_live=bool(entry.get("seen_live", False)),
-            flags=_flags(name, entry.get("flags")),
+            flags=tuple(entry["flags"].split("|")) if entry.get("flags") else (),
         )
         for name, entry in raw["commands"].items()
     }

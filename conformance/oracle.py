@@ -24,7 +24,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from opensips_mcp.catalog import load_catalog
+from conformance.versions import target_catalog
 
 Level = Literal["read", "write", "destructive", "admin"]
 LEVELS: tuple[Level, ...] = ("read", "write", "destructive", "admin")
@@ -161,7 +161,7 @@ def floor(command: str, recipe: Sequence[str]) -> Level:
 
 def expect(command: str, params: Any) -> Expectation:
     """What ``mi_execute(command, params)`` must lead to (see the module docstring)."""
-    entry = load_catalog().get(command)
+    entry = target_catalog().get(command)
     if entry is None:
         return Expectation(command, None, None, None, refusal="unknown_command")
     command = entry.name

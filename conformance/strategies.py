@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 
 from conformance.harness import FAULT_HOLD_SECONDS, ToolOutcome
 from conformance.oracle import CARRIERS, NEVER_SEND, expect
-from opensips_mcp.catalog import load_catalog
+from conformance.versions import target_catalog
 
 Params = dict[str, Any] | list[Any] | None
 
@@ -198,7 +198,7 @@ def positional_params(names: Sequence[str], facts: Facts) -> st.SearchStrategy[l
     return st.tuples(*(value_for(n, facts) for n in names)).map(list)
 
 
-CATALOG = load_catalog()
+CATALOG = target_catalog()
 COMMANDS: tuple[str, ...] = tuple(CATALOG.names())
 
 

@@ -1,6 +1,10 @@
-"""Build server/opensips_mcp/catalog/commands.json from the measured 3.6 facts and the level policy.
+"""Build server/opensips_mcp/catalog/commands.json from the measured facts and the level policy.
 
-Run: .venv/bin/python scripts/build_catalog.py [path/to/commands-3.6.json]
+Run: .venv/bin/python scripts/build_catalog.py
+
+The facts are the captured commands of OpenSIPS 3.4.18, 3.6.8 and 4.0.1
+(captures/opensips-<version>/commands.json); one catalog entry per command, with its name,
+aliases and recipes in each version.
 
 The facts give names, modules, recipes and help; this script adds what the facts cannot: an access
 level per recipe (classified conservatively: anything that can change state is not ``read``), the
@@ -11,11 +15,9 @@ the server does not give, and the OpenSIPS 4.x names of renamed commands.
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-FACTS = ROOT / "captures" / "opensips-3.6.8" / "commands.json"
 OUT = ROOT / "server" / "opensips_mcp" / "catalog" / "commands.json"
 
 R, W, D, A = "read", "write", "destructive", "admin"
@@ -464,6 +466,15 @@ CHECK_AFTER: dict[str, str] = {
     "kill": "uptime",
     "event_subscribe": "subscribers_list",
     "watch": "watch",
+    # new in 4.x
+    "tcp:close": "list_tcp_conns",
+    "uac_registrant:delete": "reg_list",
+    "uac_registrant:upsert": "reg_list",
+    "presence_callinfo:release_line": "presence_callinfo:list_lines",
+    "presence_callinfo:set_log_level": "presence_callinfo:set_log_level",
+    "cachedb_redis:redis_cluster_refresh": "cachedb_redis:redis_cluster_info",
+    "core:profiling_proc": "core:profiling_proc",
+    "bins:trace": "bins:trace",
 }
 
 # Summaries for commands whose help the live server did not give.
@@ -568,73 +579,198 @@ SUMMARIES: dict[str, str] = {
     "b2b_trigger_scenario": "starts a B2B scenario",
 }
 
-# OpenSIPS 4.x renamed core commands into module-scoped names (Interface-CoreMI-4-1).
-ALIASES_4X: dict[str, str] = {
-    "add_blacklist_rule": "blacklists:add_rule",
-    "del_blacklist_rule": "blacklists:del_rule",
-    "check_blacklist": "blacklists:check",
-    "check_blacklists": "blacklists:check_all",
-    "list_blacklists": "blacklists:list",
-    "cache_fetch": "cache:fetch",
-    "cache_remove": "cache:remove",
-    "cache_store": "cache:store",
-    "event_subscribe": "evi:subscribe",
-    "events_list": "evi:list",
-    "raise_event": "evi:raise",
-    "subscribers_list": "evi:subscribers",
-    "get_statistics": "statistics:get",
-    "list_statistics": "statistics:list",
-    "reset_statistics": "statistics:reset",
-    "reset_all_statistics": "statistics:reset_all",
-    "list_tcp_conns": "tcp:list",
-    "mem_pkg_dump": "mem:pkg_dump",
-    "mem_shm_dump": "mem:shm_dump",
-    "shm_check": "mem:shm_check",
-    "sr_get_status": "status_report:get",
-    "sr_list_status": "status_report:status",
-    "sr_list_reports": "status_report:reports",
-    "sr_list_identifiers": "status_report:identifiers",
+# The versions the catalog covers, oldest first; the default is what a server whose version is
+# unknown is assumed to run.
+VERSIONS = ("3.4.18", "3.6.8", "4.0.1")
+DEFAULT_VERSION = "3.6.8"
+
+# 4.0.1 renamed these 13 commands without keeping their 3.x name as an alias (their
+# mi_export_t alias list is empty: the old name answers -32601); same module, same recipes
+# (captures/opensips-4.0.1/diff-vs-3.6.md, "Renamed WITHOUT alias").
+RENAMED_WITHOUT_ALIAS_4X: dict[str, str] = {
+    "bdb_reload": "db_berkeley:reload",
+    "domain_dump": "domain:dump",
+    "domain_reload": "domain:reload",
+    "flat_rotate": "db_flatstore:rotate",
+    "nh_enable_ping": "nathelper:enable_ping",
+    "pike_list": "pike:list",
+    "pike_rm": "pike:rm",
+    "rtpengine_enable": "rtpengine:enable",
+    "rtpengine_reload": "rtpengine:reload",
+    "rtpengine_show": "rtpengine:show",
+    "rtpproxy_enable": "rtpproxy:enable",
+    "rtpproxy_reload": "rtpproxy:reload",
+    "rtpproxy_show": "rtpproxy:show",
+}
+
+# Commands that exist only from 4.0 (no 3.x command maps to them): their level, and why.
+# Each keeps its 4.0 name as its catalog name.
+LEVELS_4X: dict[str, tuple[str | dict[str, str], str]] = {
+    "cachedb_redis:redis_cluster_info": (R, "lists the Redis cluster's nodes and slots"),
+    "cachedb_redis:redis_cluster_refresh": (
+        W,
+        "re-reads the cluster topology, changing where keys are sent",
+    ),
+    "cachedb_redis:redis_ping_nodes": (R, "pings the Redis nodes and reports who answers"),
+    "core:profiling_proc": (
+        {"": R, "id": R, "pid": R, "level": A, "id,level": A, "pid,level": A},
+        "lists the processes' profiling level; with level it sets it (as log_level: admin)",
+    ),
+    "presence_callinfo:list_lines": (R, "lists the call-info lines and their state"),
+    "presence_callinfo:release_line": (
+        D,
+        "releases a seized line: other users see it free while a call may still use it",
+    ),
+    "presence_callinfo:set_log_level": (
+        {"": R, "log_level": A},
+        "reads the module's log level; with log_level it changes logging (as log_level)",
+    ),
+    "tcp:close": (D, "closes a TCP connection: calls and registrations over it break"),
+    "uac_registrant:delete": (D, "removes a registration: the peer stops reaching us"),
+    "uac_registrant:upsert": (W, "adds or changes a registration (as reg_enable)"),
+    "bins:trace": (
+        {"": R, "trace_mode": W},
+        "proto_bins' tracing switch, same rule as tls_trace (which 4.0 also names it)",
+    ),
 }
 
 
 def level_of(name: str, recipe: list[str]) -> str:
     """The policy level of one recipe; a command missing from the policy is admin."""
-    rule = LEVELS.get(name, A)
+    rule = LEVELS[name] if name in LEVELS else LEVELS_4X[name][0] if name in LEVELS_4X else A
     if isinstance(rule, str):
         return rule
     return rule[",".join(recipe)]
 
 
+def load_facts(version: str) -> dict[str, dict[str, object]]:
+    """The captured commands of one version."""
+    path = ROOT / "captures" / f"opensips-{version}" / "commands.json"
+    commands: dict[str, dict[str, object]] = json.loads(path.read_text("utf-8"))["commands"]
+    return commands
+
+
+def map_4x(facts_36: dict[str, object], facts_4x: dict[str, dict[str, object]]) -> dict[str, str]:
+    """4.x name -> the catalog name: its 3.6 name, else (a command new in 4.x) itself.
+
+    A 4.x command is the 3.6 command named by one of its aliases, else by its local name
+    (same module), else by RENAMED_WITHOUT_ALIAS_4X. When two 4.x commands claim the same 3.6
+    name (4.0.1's ``tls:trace`` and ``bins:trace`` both keep the alias ``tls_trace``), the one
+    from the 3.6 command's source module keeps it and the other is a command of its own.
+    """
+    renamed = {new: old for old, new in RENAMED_WITHOUT_ALIAS_4X.items()}
+    mapping: dict[str, str] = {}
+    claimed: dict[str, list[str]] = {}
+    for name, entry in sorted(facts_4x.items()):
+        aliases = [str(a) for a in entry.get("aliases", [])]  # type: ignore[attr-defined]
+        old = next((a for a in aliases if a in facts_36), None)
+        if old is None and name in renamed:
+            old = renamed[name]
+        if old is None and entry["local_name"] in facts_36:
+            old = str(entry["local_name"])
+        if old is None:
+            mapping[name] = name
+        else:
+            claimed.setdefault(old, []).append(name)
+    for old, names in claimed.items():
+        if len(names) == 1:
+            mapping[names[0]] = old
+            continue
+        module_36 = str(facts_36[old]["module"])  # type: ignore[index]
+        owner = [n for n in names if str(facts_4x[n]["source_file"]).split("/")[1] == module_36]
+        if len(owner) != 1:
+            raise SystemExit(f"cannot tell which of {names} is 3.6's {old}")
+        for n in names:
+            mapping[n] = old if n == owner[0] else n
+    return mapping
+
+
 def main() -> None:
-    facts_path = Path(sys.argv[1]) if len(sys.argv) > 1 else FACTS
-    facts = json.loads(facts_path.read_text("utf-8"))
-    unknown = set(LEVELS) - set(facts["commands"])
+    facts = {v: load_facts(v) for v in VERSIONS}
+    facts_36 = facts["3.6.8"]
+    unknown = set(LEVELS) - set(facts_36)
     if unknown:
         raise SystemExit(f"policy names commands that do not exist: {sorted(unknown)}")
-    missing = set(facts["commands"]) - set(LEVELS)
+    missing = set(facts_36) - set(LEVELS)
     if missing:
         raise SystemExit(f"no level policy for: {sorted(missing)}")
+    for v in VERSIONS:
+        if v.startswith("3.") and set(facts[v]) - set(facts_36):
+            raise SystemExit(
+                f"{v} has commands 3.6.8 lacks: {sorted(set(facts[v]) - set(facts_36))}"
+            )
+    to_catalog_4x = map_4x(facts_36, facts["4.0.1"])
+    new_4x = sorted(n for n, c in to_catalog_4x.items() if n == c)
+    if set(new_4x) != set(LEVELS_4X):
+        raise SystemExit(
+            f"LEVELS_4X must name exactly the new 4.x commands: {new_4x} vs {sorted(LEVELS_4X)}"
+        )
+    servers = {
+        v: json.loads((ROOT / "captures" / f"opensips-{v}" / "commands.json").read_text("utf-8"))[
+            "server"
+        ]
+        for v in VERSIONS
+    }
     out: dict[str, object] = {
-        "about": "Every MI command of OpenSIPS 3.6.8 with an access level per recipe. "
-        "Generated by scripts/build_catalog.py from captures/opensips-3.6.8/commands.json.",
-        "server": facts["server"],
+        "about": "Every MI command of OpenSIPS 3.4.18, 3.6.8 and 4.0.1 with an access level per "
+        "recipe (a command keeps its level in every version). Keyed by the 3.x name (a command "
+        "new in 4.x by its 4.x name); 'versions' holds each version's name, aliases and recipes. "
+        "Generated by scripts/build_catalog.py from captures/opensips-<version>/commands.json.",
+        "server": servers[DEFAULT_VERSION],
+        "default_version": DEFAULT_VERSION,
+        "versions": {v: {"server": servers[v], "count": len(facts[v])} for v in VERSIONS},
         "commands": {},
     }
+    per_name: dict[str, dict[str, dict[str, object]]] = {}
+    for v in VERSIONS:
+        for name, entry in facts[v].items():
+            key = to_catalog_4x[name] if v.startswith("4.") else name
+            form: dict[str, object] = {
+                "name": name,
+                "module": entry["module"],
+                "recipes": entry["recipes"],
+                "seen_live": entry.get("seen_live", False),
+            }
+            if v.startswith("4."):
+                form["local_name"] = entry["local_name"]
+                form["aliases"] = entry.get("aliases", [])
+            if entry.get("flags"):
+                form["flags"] = entry["flags"]
+            per_name.setdefault(key, {})[v] = form
     commands: dict[str, object] = {}
-    for name, entry in sorted(facts["commands"].items()):
-        help_text = entry.get("help", "")
+    for name in sorted(per_name):
+        forms = per_name[name]
+        base = facts_36.get(name) or facts["4.0.1"][name]
+        help_text = str(base.get("help", ""))
         if not help_text or help_text == "not available for this command":
             help_text = SUMMARIES.get(name, "")
-        commands[name] = {
-            "module": entry["module"],
+            if not help_text and name in LEVELS_4X:
+                help_text = LEVELS_4X[name][1]
+        recipes: list[list[str]] = []
+        for v in (DEFAULT_VERSION, *VERSIONS):
+            for recipe in forms.get(v, {}).get("recipes", []):  # type: ignore[attr-defined]
+                if recipe not in recipes:
+                    recipes.append(recipe)
+        aliases: list[str] = []
+        for v in VERSIONS:
+            form = forms.get(v)
+            if form is None:
+                continue
+            for other in (form["name"], *form.get("aliases", [])):  # type: ignore[misc]
+                if other != name and other not in aliases and other not in per_name:
+                    aliases.append(str(other))
+        entry_out: dict[str, object] = {
+            "module": base["module"],
             "summary": help_text,
-            "recipes": [
-                {"params": recipe, "level": level_of(name, recipe)} for recipe in entry["recipes"]
-            ],
+            "recipes": [{"params": r, "level": level_of(name, r)} for r in recipes],
             "check_after": CHECK_AFTER.get(name),
-            "aliases": [ALIASES_4X[name]] if name in ALIASES_4X else [],
-            "seen_live": entry.get("seen_live", False),
+            "aliases": aliases,
+            "seen_live": bool(base.get("seen_live", False)),
+            "versions": forms,
         }
+        if name in LEVELS_4X:
+            entry_out["level_reason"] = LEVELS_4X[name][1]
+        commands[name] = entry_out
     out["commands"] = commands
     OUT.write_text(json.dumps(out, indent=1, sort_keys=False) + "\n", "utf-8")
     print(f"wrote {len(commands)} commands to {OUT.relative_to(ROOT)}")

@@ -208,6 +208,14 @@ SERVE_OPTIONS: list[tuple[str, dict[str, Any]]] = [
         },
     ),
     (
+        "opensips_version",
+        {
+            "metavar": "X.Y.Z",
+            "help": "the OpenSIPS version of every instance (default auto: each is asked "
+            "with 'version' on first use and again after a reconnect)",
+        },
+    ),
+    (
         "log_level",
         {
             "metavar": "LEVEL",

@@ -6,6 +6,8 @@ Clients and tests match the code; people read the rest. Codes:
 
 ==================== ==================================================================
 ``unknown_command``   not a real MI command (close real names suggested)
+``not_in_version``    a real MI command the server's OpenSIPS version lacks (nothing sent)
+``ambiguous_command`` a bare 4.x local name several commands share (full names listed)
 ``no_matching_recipe`` the params fit none of the command's recipes (valid ones listed)
 ``invalid_params``    params are neither object, array nor omitted; or OpenSIPS said -32602
 ``carried_command``   cluster_send_mi / cluster_broadcast_mi carry something unusable
@@ -42,11 +44,13 @@ from mcp.server.mcpserver.exceptions import ToolError
 
 from opensips_mcp.admission import AdmissionError, MIBusy, OverBudget, RateLimited
 from opensips_mcp.catalog import (
+    AmbiguousCommand,
     CarriedCommandError,
     CatalogEntry,
     CatalogError,
     InvalidParamsShape,
     NoMatchingRecipe,
+    NotInVersion,
     UnknownCommand,
 )
 from opensips_mcp.catalog.costs import Cost
@@ -68,6 +72,8 @@ class ErrorCode(StrEnum):
     """The stable first word of every error text (see the module docstring)."""
 
     UNKNOWN_COMMAND = "unknown_command"
+    NOT_IN_VERSION = "not_in_version"
+    AMBIGUOUS_COMMAND = "ambiguous_command"
     NO_MATCHING_RECIPE = "no_matching_recipe"
     INVALID_PARAMS = "invalid_params"
     CARRIED_COMMAND = "carried_command"
@@ -133,6 +139,10 @@ def from_catalog_error(exc: CatalogError) -> MCPToolError:
     """The error for a call the catalog could not resolve."""
     if isinstance(exc, UnknownCommand):
         return tool_error(ErrorCode.UNKNOWN_COMMAND, exc.message)
+    if isinstance(exc, NotInVersion):
+        return tool_error(ErrorCode.NOT_IN_VERSION, exc.message)
+    if isinstance(exc, AmbiguousCommand):
+        return tool_error(ErrorCode.AMBIGUOUS_COMMAND, exc.message)
     if isinstance(exc, NoMatchingRecipe):
         return tool_error(
             ErrorCode.NO_MATCHING_RECIPE,

@@ -29,10 +29,13 @@ What happens inside :meth:`ToolCall.mi` (and :meth:`Runtime.run_mi`), in order:
    is looked up in the live ``which`` for admins only (it is then ``admin``);
 2. **gate**: :func:`opensips_mcp.gate.decide` for the caller; a denied call sends
    nothing and raises ``permission_denied``;
-3. **call** the MI client with the resolved level (so writes are never re-sent), using
-   the name the live server knows (3.6 name or 4.x alias);
-4. **map** every failure to a ``ToolError`` with a stable code (:mod:`opensips_mcp.errors`);
-5. **audit**: before a write, destructive or admin recipe is sent, a ``pending``
+3. **version**: the instance's OpenSIPS version (learnt with ``version`` on first use,
+   :mod:`opensips_mcp.versions`) picks its catalog: a command or recipe that version
+   lacks is refused, nothing sent; the name sent is that version's own (4.x
+   ``module:name``: never an ambiguous bare name);
+4. **call** the MI client with the resolved level (so writes are never re-sent);
+5. **map** every failure to a ``ToolError`` with a stable code (:mod:`opensips_mcp.errors`);
+6. **audit**: before a write, destructive or admin recipe is sent, a ``pending``
    record is fsynced (if it cannot be, nothing is sent: ``audit_failed``); when the
    tool call ends, however it ends (result, error, cancellation), one ``call`` record
    is written, shielded from cancellation, before the result returns. A write whose
@@ -93,9 +96,10 @@ from opensips_mcp.confirm.effects import describe, instance_of
 from opensips_mcp.errors import ErrorCode, MCPToolError
 from opensips_mcp.gate import Principal, Role, decide
 from opensips_mcp.instances import InstanceConfig
-from opensips_mcp.mi import MIClient, MIError, MISettings
+from opensips_mcp.mi import MIClient, MIConnectionError, MIError, MISettings, MITimeoutError
 from opensips_mcp.settings import Settings
 from opensips_mcp.tokens import principal_from_access_token
+from opensips_mcp.versions import ServerVersion, VersionTracker
 
 logger = logging.getLogger("opensips_mcp.runtime")
 
@@ -113,7 +117,7 @@ class MIResult:
     command: str
     """The catalog (3.6) name of the command."""
     sent_as: str
-    """The name sent on the wire (a 4.x alias when the live server uses one)."""
+    """The name sent on the wire: the server's version's own name (4.x: ``module:name``)."""
     result: Any
     """The JSON-RPC ``result`` value."""
     level: AccessLevel
@@ -163,6 +167,7 @@ class Instance:
         mi_settings: MISettings,
         admission: AdmissionSettings | None = None,
         heavy_timeout: float = 120.0,
+        versions: VersionTracker | None = None,
     ) -> None:
         self.config = config
         self.mi_settings = mi_settings
@@ -178,6 +183,8 @@ class Instance:
         self._admission: FairQueue | None = None
         self._live: LiveCommands | None = None
         self._live_lock: asyncio.Lock | None = None
+        self.versions = versions
+        """This instance's OpenSIPS version, learnt on first use (:mod:`opensips_mcp.versions`)."""
 
     @property
     def name(self) -> str:
@@ -191,6 +198,8 @@ class Instance:
         self._admission = FairQueue(self.admission_settings)
         self._live_lock = asyncio.Lock()
         self._live = None
+        if self.versions is not None:
+            self.versions.invalidate()
 
     async def close(self) -> None:
         """Close the MI clients."""
@@ -252,6 +261,7 @@ class Runtime:
                 self._mi_settings_for(config),
                 self.admission_settings,
                 settings.mi_heavy_timeout,
+                VersionTracker(catalog, settings.which_ttl, settings.opensips_version),
             )
             for config in settings.fleet
         }
@@ -385,6 +395,30 @@ class Runtime:
         async with self.tool_call(ctx, tool) as call:
             return await call.mi(command, params)
 
+    async def server_version(self, call: ToolCall | None) -> ServerVersion:
+        """The OpenSIPS version of the MI endpoint and its catalog, learnt with ``version``
+        on first use and again when it may have changed (:mod:`opensips_mcp.versions`);
+        a fetch is recorded in ``call``'s audit record as an internal read."""
+        instance = call.instance if call is not None else self.instance(None)
+        tracker = instance.versions
+        if tracker is None:
+            raise RuntimeError("the instance has no version tracker")
+
+        async def fetch() -> tuple[Any | None, str | None, bool]:
+            record = CallRecord("version", None, AccessLevel.READ.value, "allow", internal=True)
+            if call is not None:
+                call.record.calls.append(record)
+            try:
+                resp = await instance.mi.call("version", None, level=AccessLevel.READ)
+            except MIError as exc:
+                record.attempts, record.outcome = exc.attempts, "error"
+                reachable = not isinstance(exc, MIConnectionError | MITimeoutError)
+                return None, errors.from_mi_error(exc, None).text, reachable
+            record.attempts, record.outcome = resp.attempts, "ok"
+            return resp.result, None, True
+
+        return await tracker.get(fetch)
+
     async def _fetch_live(self, call: ToolCall | None, *, refresh: bool = False) -> LiveCommands:
         instance = call.instance if call is not None else self.instance(None)
         now = time.monotonic()
@@ -424,6 +458,8 @@ class Runtime:
             if live.names is not None:
                 # Failures are not cached: the next call asks again.
                 instance._live = live
+                if instance.versions is not None:
+                    instance.versions.check_names(live.names)
             return live
 
 
@@ -487,29 +523,48 @@ class ToolCall:
             self.runtime.instance(self._instance_error)
         return self
 
-    def resolve(self, command: str, params: MIParams = None) -> Resolution:
+    def resolve(
+        self,
+        command: str,
+        params: MIParams = None,
+        *,
+        catalog: Catalog | None = None,
+        known: Resolution | None = None,
+    ) -> Resolution:
         """The catalog's resolution of a call; raises the agent-facing ``ToolError``.
 
+        ``catalog``: one version's (default: every version's, whose levels are the same);
+        ``known``: the call's resolution in every version's catalog (redacts a refusal).
         Commands outside the catalog resolve only from the cached live ``which`` (see
         :meth:`mi`, which refreshes it for admins).
         """
         cached = self.instance._live
         live = cached.names if cached is not None else None
         try:
-            return self.runtime.catalog.resolve(command, params, live_names=live)
+            return (catalog or self.runtime.catalog).resolve(command, params, live_names=live)
         except CatalogError as exc:
-            self.record.calls.append(
-                CallRecord(command, redact(params, _names_for(params)), None, "deny", "error")
+            shown = (
+                _redact_resolved(params, known)
+                if known is not None
+                else redact(params, _names_for(params))
             )
+            self.record.calls.append(CallRecord(command, shown, None, "deny", "error"))
             raise errors.from_catalog_error(exc) from None
 
-    def check(self, command: str, params: MIParams = None) -> Resolution:
+    def check(
+        self,
+        command: str,
+        params: MIParams = None,
+        *,
+        catalog: Catalog | None = None,
+        known: Resolution | None = None,
+    ) -> Resolution:
         """Resolve and gate a call without sending it; raises ``ToolError`` if refused.
 
         A refusal is recorded in the audit record. Use it to gate a tool's writes before
         its preparatory reads.
         """
-        resolution = self.resolve(command, params)
+        resolution = self.resolve(command, params, catalog=catalog, known=known)
         decision = decide(
             self.principal, resolution.entry.name, resolution.recipe.params, resolution.level
         )
@@ -536,12 +591,21 @@ class ToolCall:
             # Only an admin may run a command the catalog does not know, so only then is
             # it worth asking the server whether it offers one.
             await self.runtime._fetch_live(self)
+        # Gate first with every version's catalog (a recipe has one level in all versions),
+        # so a refused call sends nothing at all; then the server's version decides whether
+        # it has the command and recipe, and the name to send.
         resolution = self.check(command, params)
         entry = resolution.entry
         wire = entry.name
-        if entry.aliases:
-            live = await self.runtime._fetch_live(self)
-            wire = self.runtime.catalog.wire_name(entry.name, live.names or frozenset())
+        tracker = self.instance.versions
+        if not entry.live_only:
+            if entry.name == "version" and tracker is not None and tracker.current is None:
+                view = tracker.assumed_catalog()  # its answer teaches the version
+            else:
+                view = (await self.runtime.server_version(self)).catalog
+            resolution = self.check(command, params, catalog=view, known=resolution)
+            entry = resolution.entry
+            wire = view.send_name(entry)
         if self.runtime.settings.confirm.requires(resolution.level):
             await self._confirm(resolution, params)
         runtime = self.runtime
@@ -575,6 +639,8 @@ class ToolCall:
         except MIError as exc:
             self._in_flight = None
             record.attempts = exc.attempts
+            if isinstance(exc, MIConnectionError) and self.instance.versions is not None:
+                self.instance.versions.invalidate()  # restarted, perhaps as another version
             error = errors.from_mi_error(exc, None if entry.live_only else entry)
             record.outcome = "unknown" if error.code is ErrorCode.OUTCOME_UNKNOWN else "error"
             if error.code is ErrorCode.OUTCOME_UNKNOWN:
@@ -587,6 +653,8 @@ class ToolCall:
         self._in_flight = None
         record.attempts, record.outcome = resp.attempts, "ok"
         await self._report_answer(entry.name, resp.tries, resp.elapsed)
+        if entry.name == "version" and tracker is not None:
+            tracker.observe(resp.result)
         return MIResult(
             command=entry.name,
             sent_as=wire,
@@ -711,9 +779,8 @@ class ToolCall:
         wire = command
         entry = self.runtime.catalog.get(command)
         try:
-            if entry is not None and entry.aliases:
-                live = await self.runtime._fetch_live(self)
-                wire = self.runtime.catalog.wire_name(command, live.names or frozenset())
+            if entry is not None:
+                wire = (await self.runtime.server_version(self)).catalog.send_name(entry)
             sent = dict(params) if params is not None else None
             async with self.instance.admission.admit(self.principal.name):
                 resp = await self.instance.mi.call(wire, sent, level=AccessLevel.READ)
@@ -756,6 +823,11 @@ class ToolCall:
             record.outcome = "error"
             raise errors.audit_intent_failed(record.command)
         record.call_id, record.pending_seq = call_id, seq
+
+    async def catalog(self) -> Catalog:
+        """The catalog of the server's OpenSIPS version (a ``version`` fetch, when needed,
+        is recorded in this tool call)."""
+        return (await self.runtime.server_version(self)).catalog
 
     async def live_commands(self, *, refresh: bool = False) -> LiveCommands:
         """The live server's commands (cached; a fetch is recorded in this tool call)."""

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import re
 import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
@@ -111,6 +112,7 @@ class Settings:
     mi_viewer_budget: float = 20.0
     mi_heavy_timeout: float = 120.0
     mi_heavy_role: Role = Role.ADMIN
+    opensips_version: str | None = None
     log_level: LogLevel = "INFO"
     confirm: ConfirmPolicy = ConfirmPolicy.DESTRUCTIVE
     """Which recipes need the user's yes (elicitation) before they are sent."""
@@ -275,6 +277,15 @@ def _non_negative(value: Any) -> float:
     return number
 
 
+def _opensips_version(value: Any) -> str | None:
+    text = _text(value)
+    if text in ("", "auto"):
+        return None
+    if not re.fullmatch(r"\d+\.\d+(\.\d+)?", text):
+        raise ValueError(f"must be 'auto' or a version such as 3.6.8, got {text!r}")
+    return text
+
+
 def _bool(value: Any) -> bool:
     if isinstance(value, bool):
         return value
@@ -393,6 +404,7 @@ PARSERS: dict[str, Parser] = {
     "mi_viewer_budget": _non_negative,
     "mi_heavy_timeout": _seconds,
     "mi_heavy_role": _role,
+    "opensips_version": _opensips_version,
     "log_level": _log_level,
     "confirm": _confirm,
     "instances": lambda value: parse_instances(value, _url),

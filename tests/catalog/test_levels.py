@@ -70,7 +70,7 @@ def test_at_least_forty_pairs_are_pinned() -> None:
 
 # Parameter names that set something in get-or-set commands.
 SETTERS = {"status", "new_status", "level", "level_filter", "mute_state", "mode", "trace_mode",
-           "capture_mode", "dispatching", "prob_proc", "action"}  # fmt: skip
+           "capture_mode", "dispatching", "prob_proc", "action", "log_level"}  # fmt: skip
 
 
 def test_no_read_recipe_carries_a_setter_parameter() -> None:

@@ -39,6 +39,9 @@ async def fake_mi() -> AsyncIterator[FakeMI]:
 
 
 FAST_MI = {
+    # FakeMI and the simulator answer like 3.6.8: pinned, so a test sees only its own
+    # requests (tests/server/test_versions.py covers learning the version).
+    "opensips_version": "3.6.8",
     "mi_connect_timeout": 0.5,
     "mi_read_timeout": 2.0,
     "mi_total_timeout": 5.0,

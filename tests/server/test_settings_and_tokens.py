@@ -134,6 +134,7 @@ SAMPLES = {
     "mi_viewer_budget": ("0", 0.0),
     "mi_heavy_timeout": ("90", 90.0),
     "mi_heavy_role": ("operator", Role.OPERATOR),
+    "opensips_version": ("4.0.1", "4.0.1"),
     "log_level": ("debug", "DEBUG"),
     "confirm": ("None", ConfirmPolicy.NONE),
     "fleet_timeout": ("2", 2.0),

@@ -18,7 +18,12 @@ from opensips_mcp.server import OpenSIPSMCP, build_server
 from opensips_mcp.settings import Settings
 from opensips_sim.runner import RunningSimulator
 
-FAST_MI = {"mi_connect_timeout": 0.5, "mi_read_timeout": 20.0, "mi_total_timeout": 30.0}
+FAST_MI = {
+    "opensips_version": "3.6.8",  # the simulator impersonates 3.6.8 unless told otherwise
+    "mi_connect_timeout": 0.5,
+    "mi_read_timeout": 20.0,
+    "mi_total_timeout": 30.0,
+}
 RESULT_LIMIT = 64 * 1024
 
 _CODE = re.compile(r"^Error executing tool \w+: (\w+):")

@@ -4,30 +4,36 @@ Everything permission-related is derived from it: tool annotations, the retry de
 permission check, the commands a role may see.
 """
 
-from .catalog import Catalog, Params, load_catalog
+from .catalog import Catalog, Params, load_catalog, pick_version
 from .errors import (
+    AmbiguousCommand,
     CarriedCommandError,
     CatalogError,
     InvalidParamsShape,
     NoMatchingRecipe,
+    NotInVersion,
     UnknownCommand,
 )
 from .levels import AccessLevel, highest
-from .model import CARRIERS, CatalogEntry, Recipe, Resolution
+from .model import CARRIERS, CatalogEntry, Recipe, Resolution, VersionForm
 
 __all__ = [
     "CARRIERS",
     "AccessLevel",
+    "AmbiguousCommand",
     "CarriedCommandError",
     "Catalog",
     "CatalogEntry",
     "CatalogError",
     "InvalidParamsShape",
     "NoMatchingRecipe",
+    "NotInVersion",
     "Params",
     "Recipe",
     "Resolution",
     "UnknownCommand",
+    "VersionForm",
     "highest",
     "load_catalog",
+    "pick_version",
 ]

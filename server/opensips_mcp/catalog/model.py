@@ -21,6 +21,30 @@ class Recipe:
 
 
 @dataclass(frozen=True)
+class VersionForm:
+    """How one OpenSIPS version knows a command: its name there, aliases and recipes.
+
+    ``name`` is what that version's ``which`` reports (4.x: ``module:name``); ``aliases`` and
+    ``local_name`` (4.x) are the other names a request may use (the local name only while no
+    other loaded module exports the same one).
+    """
+
+    version: str
+    name: str
+    module: str
+    recipes: tuple[tuple[str, ...], ...]
+    aliases: tuple[str, ...] = ()
+    local_name: str | None = None
+    seen_live: bool = False
+    named_only: bool = False
+
+    @property
+    def accepted_names(self) -> tuple[str, ...]:
+        """The names this version answers to for sure (full name, then aliases)."""
+        return (self.name, *self.aliases)
+
+
+@dataclass(frozen=True)
 class CatalogEntry:
     """A real OpenSIPS MI command."""
 
@@ -32,6 +56,18 @@ class CatalogEntry:
     aliases: tuple[str, ...] = ()
     seen_live: bool = False
     live_only: bool = False
+    versions: tuple[VersionForm, ...] = ()
+    """The command in each catalogued OpenSIPS version that has it (empty: unversioned)."""
+    level_reason: str | None = None
+    """Why a command new in 4.x has the level it has (the level policy's note)."""
+
+    def form(self, version: str) -> VersionForm | None:
+        """This command as OpenSIPS ``version`` knows it, or None when it lacks it."""
+        return next((f for f in self.versions if f.version == version), None)
+
+    def exists_in(self, version: str) -> bool:
+        """Whether OpenSIPS ``version`` has this command (unversioned entries: always)."""
+        return not self.versions or self.form(version) is not None
 
     @property
     def max_level(self) -> AccessLevel:

@@ -11,7 +11,14 @@ from mcp.types import CallToolResult
 from pydantic import BaseModel, Field, JsonValue
 
 from opensips_mcp import errors
-from opensips_mcp.catalog import AccessLevel, CatalogEntry, UnknownCommand
+from opensips_mcp.catalog import (
+    AccessLevel,
+    CatalogEntry,
+    CatalogError,
+    InvalidParamsShape,
+    NoMatchingRecipe,
+    UnknownCommand,
+)
 from opensips_mcp.errors import ErrorCode, MCPToolError
 from opensips_mcp.gate import Role
 from opensips_mcp.runtime import LiveCommands, runtime_of
@@ -41,8 +48,8 @@ OVERSIZE_NOTICE = (
 class ExecuteResult(BaseModel):
     """The answer of one MI command."""
 
-    command: str = Field(description="The command run (its OpenSIPS 3.6 name).")
-    sent_as: str = Field(description="The name sent to the server (a 4.x alias if it uses one).")
+    command: str = Field(description="The command run (3.x name).")
+    sent_as: str = Field(description="The name sent.")
     level: AccessLevel = Field(description="The access level of the recipe that ran.")
     recipe: list[str] = Field(description="The parameter names of the recipe OpenSIPS matched.")
     result: Any = Field(
@@ -89,6 +96,7 @@ class CommandList(BaseModel):
     """The commands your role may run."""
 
     role: Role
+    opensips_version: str = ""
     count: int
     commands: list[CommandSummary]
     live: LiveStatus
@@ -146,7 +154,8 @@ class Health(BaseModel):
 def _available(entry: CatalogEntry, live: LiveCommands) -> bool | None:
     if live.names is None:
         return None
-    return any(name in live.names for name in (entry.name, *entry.aliases))
+    names = (entry.name, *entry.aliases, *(f.name for f in entry.versions))
+    return any(name in live.names for name in names)
 
 
 def _levels(entry: CatalogEntry, role: Role) -> list[AccessLevel]:
@@ -244,12 +253,18 @@ async def mi_list_commands(
     runtime = runtime_of(ctx)
     async with runtime.tool_call(ctx, "mi_list_commands") as call:
         role = call.principal.role
+        server = await runtime.server_version(call)
+        catalog = server.catalog
         live = await call.live_commands()
         wanted_module = module.strip().lower() if module else None
-        entries = list(runtime.catalog.entries())
+        entries = list(catalog.entries())
         if role.allows(AccessLevel.ADMIN) and live.names is not None:
-            known = {n for e in entries for n in (e.name, *e.aliases)}
-            entries += [runtime.catalog.live_only_entry(n) for n in sorted(live.names - known)]
+            known = {
+                n
+                for e in runtime.catalog.entries()
+                for n in (e.name, *e.aliases, *(f.name for f in e.versions))
+            }
+            entries += [catalog.live_only_entry(n) for n in sorted(live.names - known)]
         listed: list[CommandSummary] = []
         for entry in entries:
             levels = _levels(entry, role)
@@ -259,9 +274,10 @@ async def mi_list_commands(
                 continue
             if level is not None and level not in levels:
                 continue
+            names = [entry.name] if entry.live_only else catalog.accepted_names(entry)
             listed.append(
                 CommandSummary(
-                    name=entry.name,
+                    name=names[0],
                     module=entry.module,
                     summary=entry.summary,
                     levels=levels,
@@ -269,7 +285,13 @@ async def mi_list_commands(
                     live_only=entry.live_only,
                 )
             )
-        return CommandList(role=role, count=len(listed), commands=listed, live=_live_status(live))
+        return CommandList(
+            role=role,
+            opensips_version="" if server.assumed else (catalog.version or ""),
+            count=len(listed),
+            commands=listed,
+            live=_live_status(live),
+        )
 
 
 @TOOLSET.tool(
@@ -287,15 +309,19 @@ async def mi_describe_command(
     runtime = runtime_of(ctx)
     async with runtime.tool_call(ctx, "mi_describe_command") as call:
         role = call.principal.role
-        entry = runtime.catalog.get(command)
+        catalog = await call.catalog()
+        entry = catalog.get(command)
         live = await call.live_commands()
         if entry is None:
-            if live.names is not None and command in live.names:
-                entry = runtime.catalog.live_only_entry(command)
+            if live.names is not None and command in live.names and command not in catalog:
+                entry = catalog.live_only_entry(command)
             else:
-                raise errors.from_catalog_error(
-                    UnknownCommand(command, runtime.catalog.suggest(command))
-                )
+                try:
+                    catalog.resolve(command, None)
+                except CatalogError as exc:
+                    if not isinstance(exc, NoMatchingRecipe | InvalidParamsShape):
+                        raise errors.from_catalog_error(exc) from None
+                raise errors.from_catalog_error(UnknownCommand(command, catalog.suggest(command)))
         return CommandDescription(
             name=entry.name,
             module=entry.module,

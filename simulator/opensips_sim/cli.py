@@ -73,6 +73,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="freeze the clock at EPOCH (then only POST /sim/clock moves it)",
     )
     parser.add_argument(
+        "--opensips-version",
+        default="3.6.8",
+        choices=("3.4.18", "3.6.8", "4.0.1"),
+        help="the OpenSIPS version to impersonate: its version, which, names, aliases, "
+        "ambiguous names and usrloc use_domain default (default 3.6.8)",
+    )
+    parser.add_argument(
         "--banner", action="store_true", help="print how to connect the MCP server to it"
     )
     parser.add_argument(
@@ -170,6 +177,7 @@ async def serve_cluster(args: argparse.Namespace) -> int:
             quirks=not args.no_quirks,
             idle_timeout=args.idle_timeout,
             cost_scale=args.cost_scale,
+            opensips_version=args.opensips_version,
         ),
     )
     ports = await cluster.start(args.host, args.port)
@@ -206,6 +214,7 @@ async def serve(args: argparse.Namespace) -> int:
             quirks=not args.no_quirks,
             idle_timeout=args.idle_timeout,
             cost_scale=args.cost_scale,
+            opensips_version=args.opensips_version,
         ),
     )
     server = WireServer(sim)

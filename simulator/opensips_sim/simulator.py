@@ -22,6 +22,7 @@ from .costs import command_cost
 from .errors import METHOD_NOT_FOUND, SERVER_ERROR, MIError
 from .faults import FaultPlan, FaultRule
 from .journal import Journal
+from .persona import persona
 from .registry import PartialFailure, load_all_handlers
 from .state.core import CoreState
 from .world import World
@@ -64,6 +65,8 @@ class Settings:
     idle_timeout: float = 30.0
     cost_scale: float = 0.0
     """Hold the MI for ``cost * cost_scale`` seconds per command (see ``costs.py``); 0: none."""
+    opensips_version: str = "3.6.8"
+    """The OpenSIPS version impersonated (:mod:`opensips_sim.persona`)."""
 
 
 @dataclass
@@ -91,6 +94,7 @@ class Simulator:
         self.seed = seed
         self.clock = clock or Clock()
         self.settings = settings or Settings()
+        self.persona = persona(self.settings.opensips_version)
         self.journal = Journal()
         self.faults = FaultPlan(seed)
         self.faults.extend(faults)
@@ -109,7 +113,7 @@ class Simulator:
 
     def load(self, scenario: str | Mapping[str, Any]) -> None:
         """Make ``scenario`` the current one and seed a fresh world from it."""
-        data = scenarios.load(scenario)
+        data = self.persona.apply(scenarios.load(scenario))
         world = World(seed=self.seed, clock=self.clock)
         world.load({k: v for k, v in data.items() if k != "seed"})
         for hook in self.world_hooks:
@@ -192,7 +196,9 @@ class Simulator:
         failure: MIError | None = None
         try:
             offered = self.world.get(CoreState).commands
-            if offered is not None and method not in offered:
+            if not self.persona.is_default:
+                method = self.persona.translate(method)  # 3.4 / 4.x names -> 3.6 handler
+            elif offered is not None and method not in offered:
                 raise MIError(METHOD_NOT_FOUND, "Method not found")  # a snapshot's `which`
             resolved = dispatch.resolve(method, request.params)
             entry["recipe"] = list(resolved.recipe)

@@ -1,0 +1,129 @@
+"""The OpenSIPS version the simulator impersonates (``opensips-sim --opensips-version``).
+
+3.6.8 (the default) is the simulator as it is. For 3.4.18 and 4.0.1, from that version's
+captured commands (``data/commands-<version>.json``):
+
+* ``version`` answers that version's server string; ``which`` lists that version's names
+  (4.x: ``module:name``) of the commands the captured server offered live;
+* a request's method is translated to the 3.6 command that implements it: 4.x full names,
+  aliases and local names that only one offered command has; a local name several offered
+  commands share answers ``-32001 "Method ambiguous"`` with the full names; a 3.x name that
+  4.x dropped, or a 3.6 command 3.4 lacks, answers ``-32601`` as the real server does;
+* 4.x turns usrloc's ``use_domain`` on by default (a scenario may still set it).
+
+Not impersonated yet: per-version recipe differences (3.4's smaller dlg_send_sequential,
+4.0's tcp:list ``proto``), ``which``/``help`` of one command under a 4.x name, and 3.4's
+silent close on a chunked request body.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from functools import cache
+from importlib import resources
+from typing import Any
+
+from .errors import METHOD_NOT_FOUND, MIError
+
+VERSIONS = ("3.4.18", "3.6.8", "4.0.1")
+DEFAULT = "3.6.8"
+AMBIGUOUS = -32001
+
+# 4.0.1 renamed these without keeping the 3.x name (captures/opensips-4.0.1/diff-vs-3.6.md).
+RENAMED_4X = {
+    "db_berkeley:reload": "bdb_reload", "domain:dump": "domain_dump",
+    "domain:reload": "domain_reload", "db_flatstore:rotate": "flat_rotate",
+    "nathelper:enable_ping": "nh_enable_ping", "pike:list": "pike_list", "pike:rm": "pike_rm",
+    "rtpengine:enable": "rtpengine_enable", "rtpengine:reload": "rtpengine_reload",
+    "rtpengine:show": "rtpengine_show", "rtpproxy:enable": "rtpproxy_enable",
+    "rtpproxy:reload": "rtpproxy_reload", "rtpproxy:show": "rtpproxy_show",
+}  # fmt: skip
+
+
+@cache
+def _facts(version: str) -> dict[str, dict[str, Any]]:
+    name = "commands-3.6.json" if version == DEFAULT else f"commands-{version}.json"
+    raw = json.loads(resources.files("opensips_sim").joinpath(f"data/{name}").read_text("utf-8"))
+    commands: dict[str, dict[str, Any]] = raw["commands"]
+    return commands
+
+
+@dataclass
+class Persona:
+    """One impersonated version: its names and what they run (see the module docstring)."""
+
+    version: str
+    server: str
+    which: list[str]
+    to_36: dict[str, str] = field(default_factory=dict)
+    ambiguous: dict[str, list[str]] = field(default_factory=dict)
+
+    @property
+    def is_default(self) -> bool:
+        """True for 3.6.8: nothing to translate."""
+        return self.version == DEFAULT
+
+    def translate(self, method: str) -> str:
+        """The 3.6 command ``method`` runs on this version; raises the version's MIError."""
+        if self.is_default:
+            return method
+        if method in self.ambiguous:
+            names = ", ".join(self.ambiguous[method])
+            raise MIError(AMBIGUOUS, "Method ambiguous", f"supported names: {names}")
+        target = self.to_36.get(method)
+        if target is None:
+            raise MIError(METHOD_NOT_FOUND, "Method not found")
+        return target
+
+    def apply(self, scenario: Mapping[str, Any]) -> dict[str, Any]:
+        """``scenario`` with this version's server string, ``which`` list and defaults."""
+        data = dict(scenario)
+        if self.is_default:
+            return data
+        core = dict(data.get("core") or {})
+        core.setdefault("server", self.server)
+        core.setdefault("commands", list(self.which))
+        data["core"] = core
+        if self.version.startswith("4."):
+            usrloc = dict(data.get("usrloc") or {})
+            usrloc.setdefault("use_domain", True)
+            data["usrloc"] = usrloc
+        return data
+
+
+@cache
+def persona(version: str = DEFAULT) -> Persona:
+    """The persona of ``version`` (one of :data:`VERSIONS`)."""
+    if version not in VERSIONS:
+        raise ValueError(f"--opensips-version must be one of {', '.join(VERSIONS)}")
+    server = f"OpenSIPS ({version} (x86_64/linux))"
+    facts = _facts(version)
+    live = {name: e for name, e in facts.items() if e.get("seen_live")}
+    if version == DEFAULT:
+        return Persona(version, server, sorted(live))
+    facts_36 = _facts(DEFAULT)
+    if not version.startswith("4."):
+        return Persona(version, server, sorted(live), {n: n for n in facts if n in facts_36})
+    to_36: dict[str, str] = {}
+    by_local: dict[str, list[str]] = {}
+    for name, entry in live.items():
+        old = next((a for a in entry.get("aliases", []) if a in facts_36), None)
+        old = old or RENAMED_4X.get(name)
+        if old is None and entry["local_name"] in facts_36:
+            old = entry["local_name"]
+        if old is None:
+            continue  # new in 4.x: the simulator has no 3.6 handler for it
+        to_36[name] = old
+        by_local.setdefault(entry["local_name"], []).append(name)
+    aliases = {a: to_36[n] for n, e in live.items() if n in to_36 for a in e.get("aliases", [])}
+    ambiguous: dict[str, list[str]] = {}
+    for local, owners in by_local.items():
+        if len(owners) == 1:
+            to_36.setdefault(local, to_36[owners[0]])
+        elif local not in aliases:
+            ambiguous[local] = sorted(owners)
+    for alias, old in aliases.items():
+        to_36.setdefault(alias, old)
+    return Persona(version, server, sorted(live), to_36, ambiguous)

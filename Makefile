@@ -8,7 +8,7 @@ MI_URL ?= http://127.0.0.1:8888/mi
 SIM_PORT ?= 8888
 NODES ?= 1
 
-.PHONY: help venv test lint typecheck pytest sim serve conformance conformance-transports differential bench catalog coverage clean
+.PHONY: help venv test lint typecheck pytest sim serve conformance conformance-transports conformance-versions differential bench catalog coverage clean
 .PHONY: lab lab-deps lab-build lab-stop lab-status lab-tools
 .PHONY: mcp-conformance
 
@@ -70,6 +70,14 @@ conformance-transports: $(STAMP)
 	  OPENSIPS_SIM_TRANSPORT=$$t HYPOTHESIS_PROFILE=$(PROFILE) $(BIN)/python -m pytest \
 	    conformance/test_writes_never_resent.py conformance/test_reads_sent_once.py \
 	    conformance/test_permission.py || exit 1; \
+	done
+
+# The permission and never-resent properties against the simulator impersonating each
+# OpenSIPS version (3.6.8 is the default run of `make conformance`).
+conformance-versions: $(STAMP)
+	for v in 3.4.18 4.0.1; do \
+	  OPENSIPS_CONFORMANCE_VERSION=$$v HYPOTHESIS_PROFILE=$(PROFILE) $(BIN)/python -m pytest \
+	    conformance/test_writes_never_resent.py conformance/test_permission.py || exit 1; \
 	done
 
 bench: $(STAMP)

@@ -10,6 +10,7 @@ from hypothesis.control import currently_in_test_context
 from conformance.harness import McpSession, SimControl, ToolOutcome
 from conformance.oracle import LEVEL_DISAGREEMENTS, ROLE_LEVELS, Expectation, expect
 from conformance.strategies import MICall
+from conformance.versions import target_catalog
 
 #: The simulator's answer to a command it offers but does not implement (nothing ran).
 NOT_IMPLEMENTED = 501
@@ -25,8 +26,17 @@ def say(text: str) -> None:
 
 
 def own_requests(entries: list[dict[str, Any]], command: str) -> list[dict[str, Any]]:
-    """The journal entries of ``command`` itself (not the server's ``which`` look-ups)."""
-    return [e for e in entries if e.get("method") == command]
+    """The journal entries of ``command`` itself (not the server's ``which`` / ``version``
+    look-ups), under any of its names (4.x is sent ``module:name``)."""
+    catalog = target_catalog()
+
+    def own(method: object) -> bool:
+        if method == command:
+            return True
+        entry = catalog.get(method) if isinstance(method, str) else None
+        return entry is not None and entry.name == command
+
+    return [e for e in entries if own(e.get("method"))]
 
 
 def gated_call(

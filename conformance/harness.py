@@ -366,11 +366,18 @@ def open_target(portal: BlockingPortal, stack: ExitStack) -> Target:
         if control is not None:
             stack.callback(control.close)
         return Target(name=caps.name, mi_url=mi_url, control=control, allow_writes=caps.writes)
+    from conformance.versions import target_version
     from opensips_sim.runner import running_simulator, serving_stream
 
     sim = stack.enter_context(
         portal.wrap_async_context_manager(
-            running_simulator("quiet", seed=1, frozen_at=CAPTURE_EPOCH, idle_timeout=2.0)
+            running_simulator(
+                "quiet",
+                seed=1,
+                frozen_at=CAPTURE_EPOCH,
+                idle_timeout=2.0,
+                opensips_version=target_version(),  # OPENSIPS_CONFORMANCE_VERSION
+            )
         )
     )
     control = SimControl(sim.control_url)

@@ -458,7 +458,8 @@ def write_calls(facts: Facts) -> dict[str, list[MICall]]:
         ],
         "xlog_level": [MICall("xlog_level", {"level": 2})],
     }
-    return calls
+    # Only what the target's OpenSIPS version has (3.4 lacks dlg_set_profile, ...).
+    return {name: c for name, c in calls.items() if CATALOG.get(name) is not None}
 
 
 def read_calls(facts: Facts) -> list[MICall]:

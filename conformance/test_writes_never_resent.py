@@ -222,6 +222,8 @@ def test_the_fault_grid_covers_every_write_command_the_simulator_implements(
     implemented = set()
     for name, implementation in load_all_handlers().items():
         entry = CATALOG.get(name)
+        if entry is None and CATALOG.lookup(name) is not None:
+            continue  # the target's OpenSIPS version lacks it (3.4: dlg_set_profile, ...)
         recipes = [tuple(r.params) for r in entry.recipes] if entry is not None else [()]
         for recipe in recipes:
             if implementation.level_for(SimParams({n: "1" for n in recipe})) != "read":

@@ -76,11 +76,13 @@ async def running_simulator(
     cost_scale: float = 0.0,
     frozen_at: float | None = None,
     clock: Clock | None = None,
+    opensips_version: str = "3.6.8",
 ) -> AsyncIterator[RunningSimulator]:
     """Start a simulator on ``host:port`` (0: a free port) and stop it on exit.
 
     ``frozen_at``: freeze the clock at this epoch (it then moves only by ``advance``), which
     makes answers and the journal reproducible; otherwise the clock follows real time.
+    ``opensips_version``: the OpenSIPS version it impersonates (:mod:`opensips_sim.persona`).
     """
     if clock is None:
         clock = Clock(frozen_at, frozen=True) if frozen_at is not None else Clock()
@@ -89,7 +91,12 @@ async def running_simulator(
         seed=seed,
         clock=clock,
         faults=faults,
-        settings=Settings(quirks=quirks, idle_timeout=idle_timeout, cost_scale=cost_scale),
+        settings=Settings(
+            quirks=quirks,
+            idle_timeout=idle_timeout,
+            cost_scale=cost_scale,
+            opensips_version=opensips_version,
+        ),
     )
     server = WireServer(sim)
     bound = await server.start(host, port)

@@ -146,11 +146,17 @@ def test_a_bare_local_name_several_commands_share_is_refused_with_the_candidates
     assert all(c.endswith(":" + name) for c in exc.value.candidates)
 
 
-def test_a_unique_local_name_is_accepted_on_4x_only() -> None:
-    c4 = load_catalog().for_version("4.0.1")
-    assert c4.resolve("list_ctx").entry.name == "dlg_list_ctx"
+def test_a_unique_4x_local_name_reaches_its_command_in_every_version() -> None:
+    for version in VERSIONS:
+        view = load_catalog().for_version(version)
+        entry = view.resolve("list_ctx").entry
+        assert entry.name == "dlg_list_ctx"
+        assert view.send_name(entry) == (
+            "dialog:list_ctx" if version == "4.0.1" else "dlg_list_ctx"
+        )
+    assert "list_ctx" not in load_catalog().for_version("3.6.8").accepted_names(entry)
     with pytest.raises(UnknownCommand):
-        load_catalog().for_version("3.6.8").resolve("list_ctx")
+        load_catalog().for_version("3.6.8").resolve("no_such_local_name")
 
 
 @pytest.mark.parametrize(

@@ -295,6 +295,12 @@ def _index(
             names.setdefault(local_name, owners[0][1])
         elif local_name not in names:
             ambiguous[local_name] = sorted(full for full, _ in owners)
+    if version is not None:
+        # Another version's local name reaches its command here too when it names one
+        # command in every version (``list_ctx`` on 3.x is dlg_list_ctx).
+        union_names, _, _ = _index(entries, None)
+        for name, key in union_names.items():
+            names.setdefault(name, key)
     return names, ambiguous, local
 
 

@@ -598,6 +598,13 @@ class ToolCall:
         entry = resolution.entry
         wire = entry.name
         tracker = self.instance.versions
+        early = self.runtime.cost_of(resolution)
+        if early is not None and early.heavy and not self.runtime.may_run_heavy(self.principal):
+            # Refused for its cost before the version look-up: nothing at all is sent.
+            shown = _redact_resolved(params, resolution)
+            level = resolution.level.value
+            self.record.calls.append(CallRecord(entry.name, shown, level, "deny", "error"))
+            raise errors.too_heavy(early, self.principal.role, self.runtime.settings.mi_heavy_role)
         if not entry.live_only:
             if entry.name == "version" and tracker is not None and tracker.current is None:
                 view = tracker.assumed_catalog()  # its answer teaches the version

@@ -44,7 +44,7 @@ async def test_calls_beyond_max_in_flight_wait_and_run_one_at_a_time() -> None:
         async with queue.admit("a"):
             running += 1
             most = max(most, running)
-            await asyncio.sleep(0.001)
+            await asyncio.sleep(0)  # hold the slot across a turn of the event loop
             running -= 1
 
     await asyncio.wait_for(asyncio.gather(*(call() for _ in range(20))), 5)

@@ -85,6 +85,7 @@ class Persona:
         core = dict(data.get("core") or {})
         core.setdefault("server", self.server)
         core.setdefault("commands", list(self.which))
+        core.setdefault("names", dict(self.to_36))
         data["core"] = core
         if self.version.startswith("4."):
             usrloc = dict(data.get("usrloc") or {})

@@ -69,8 +69,11 @@ async def still_open(port: int, client: RawClient) -> bool:
 async def test_simulator_answers_each_wire_case_as_the_real_server(
     name: str, start_simulator: StartSimulator
 ) -> None:
-    case = CASES[name]
-    sim = await start_simulator()
+    await replay(CASES[name], await start_simulator())
+
+
+async def replay(case: dict[str, Any], sim: Any) -> None:
+    """Send one captured wire case as raw bytes and compare every part of the answer."""
     client = await RawClient.connect(sim.port)
     try:
         await client.send(case["request_raw"].encode("latin-1"))

@@ -41,9 +41,10 @@ def which(ctx: CallContext, params: Params) -> Any:
     offered = ctx.world.get(CoreState).commands
     if not params.has("command"):
         return list(offered) if offered is not None else offered_commands()
-    name = params.text("command")
-    info = available(name)
-    if info is None or (offered is not None and name not in offered):
+    asked = params.text("command")
+    names = ctx.world.get(CoreState).names  # an impersonated version's names -> 3.6 command
+    info = available(names.get(asked, asked))
+    if info is None or (offered is not None and asked not in offered and asked not in names):
         raise _unknown_command()
     return [list(recipe) for recipe in info.recipes]
 

@@ -11,8 +11,9 @@ Scenario section ``core`` (every key optional; defaults are the captured server)
       "processes": [{"pid": 1938, "type": "attendant"}, ...],
       "args": ["opensips", "-F", "-f", "/etc/opensips/opensips.cfg"],
       "pwd": "/",
-      "commands": ["get_statistics", ...]   # what `which` lists (others: -32601)
-    }
+      "commands": ["get_statistics", ...],  # what `which` lists (others: -32601)
+      "names": {"core:uptime": "uptime"}      # an impersonated version's accepted names
+    }                                         # (4.x names, aliases) -> the 3.6 command
 """
 
 from __future__ import annotations
@@ -79,6 +80,9 @@ class CoreState(StatePart):
         #: The commands ``which`` lists, in its order (a snapshot of a live server brings
         #: them); ``None``: every captured 3.6.8 command the simulator offers.
         self.commands: list[str] | None = None if offered is None else [str(c) for c in offered]
+        #: Every name an impersonated version accepts (4.x ``module:name``, aliases, unique
+        #: local names) -> the 3.6 command it runs (``which NAME`` answers for any of them).
+        self.names: dict[str, str] = {str(k): str(v) for k, v in section.get("names", {}).items()}
 
     def process_by_pid(self, pid: int) -> Process | None:
         """The process with this PID, if any."""

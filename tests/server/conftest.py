@@ -14,6 +14,8 @@ from opensips_mcp.confirm import ConfirmPolicy
 from opensips_mcp.gate import Role
 from opensips_mcp.server import OpenSIPSMCP, build_server
 from opensips_mcp.settings import Settings
+from opensips_sim.simulator import Simulator
+from opensips_sim.wire import WireServer
 
 from .helpers import FakeMI
 
@@ -76,3 +78,16 @@ def make_server(fake_mi: FakeMI, audit_path: Path) -> ServerFactory:
         return build_server(settings, audit=audit)
 
     return make
+
+
+@pytest.fixture
+async def sim() -> AsyncIterator[tuple[Simulator, str]]:
+    """The simulator with the quiet scenario (3 calls alice -> bob; alice, bob, carol
+    registered) on 127.0.0.1 port 0; yields (simulator, MI url)."""
+    simulator = Simulator("quiet", seed=7)
+    wire = WireServer(simulator)
+    port = await wire.start("127.0.0.1", 0)
+    try:
+        yield simulator, f"http://127.0.0.1:{port}/mi"
+    finally:
+        await wire.close()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -14,22 +13,9 @@ from opensips_mcp.gate import Role
 from opensips_mcp.server import OpenSIPSMCP, build_server
 from opensips_mcp.settings import Settings
 from opensips_sim.simulator import Simulator
-from opensips_sim.wire import WireServer
 
 from .conftest import FAST_MI
 from .helpers import audit_records, error_code, error_text
-
-
-@pytest.fixture
-async def sim() -> AsyncIterator[tuple[Simulator, str]]:
-    """The simulator with the quiet scenario, on 127.0.0.1 port 0; yields (sim, MI url)."""
-    simulator = Simulator("quiet", seed=7)
-    wire = WireServer(simulator)
-    port = await wire.start("127.0.0.1", 0)
-    try:
-        yield simulator, f"http://127.0.0.1:{port}/mi"
-    finally:
-        await wire.close()
 
 
 def server_for(url: str, role: Role, tmp_path: Path) -> OpenSIPSMCP:

@@ -4,7 +4,6 @@ declined confirmation), filtered by the level set. In-memory clients, the simula
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -20,24 +19,12 @@ from opensips_mcp.mi.client import MIClient, MIResponse
 from opensips_mcp.server import OpenSIPSMCP, build_server
 from opensips_mcp.settings import Settings
 from opensips_sim.simulator import Simulator
-from opensips_sim.wire import WireServer
 
 from .conftest import FAST_MI
 from .helpers import error_code
 
 # The client's logging/setLevel is deprecated as of 2026-07-28; handshake clients use it.
 pytestmark = pytest.mark.filterwarnings("ignore::mcp.shared.exceptions.MCPDeprecationWarning")
-
-
-@pytest.fixture
-async def sim() -> AsyncIterator[tuple[Simulator, str]]:
-    simulator = Simulator("quiet", seed=7)
-    wire = WireServer(simulator)
-    port = await wire.start("127.0.0.1", 0)
-    try:
-        yield simulator, f"http://127.0.0.1:{port}/mi"
-    finally:
-        await wire.close()
 
 
 def server_for(url: str, tmp_path: Path, **changes: Any) -> OpenSIPSMCP:

@@ -3,7 +3,6 @@ arguments, at most one MI call per request, cached."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -16,22 +15,10 @@ from opensips_mcp.gate import Role
 from opensips_mcp.server import OpenSIPSMCP, build_server
 from opensips_mcp.settings import Settings
 from opensips_sim.simulator import Simulator
-from opensips_sim.wire import WireServer
 
 from .conftest import FAST_MI
 
 COMMAND = ResourceTemplateReference(type="ref/resource", uri="opensips://command/{name}")
-
-
-@pytest.fixture
-async def sim() -> AsyncIterator[tuple[Simulator, str]]:
-    simulator = Simulator("quiet", seed=7)
-    wire = WireServer(simulator)
-    port = await wire.start("127.0.0.1", 0)
-    try:
-        yield simulator, f"http://127.0.0.1:{port}/mi"
-    finally:
-        await wire.close()
 
 
 def server_for(url: str, tmp_path: Path, role: Role = Role.VIEWER) -> OpenSIPSMCP:

@@ -8,7 +8,6 @@ checked in the simulator's journal and in the audit record.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -30,18 +29,6 @@ from .helpers import audit_records, error_code
 
 MODES = ["legacy", "auto"]
 """legacy: the initialize handshake (elicitation/create mid-call); auto: 2026-07-28."""
-
-
-@pytest.fixture
-async def sim() -> AsyncIterator[tuple[Simulator, str]]:
-    """The quiet scenario (3 calls alice -> bob, alice/bob/carol registered)."""
-    simulator = Simulator("quiet", seed=7)
-    wire = WireServer(simulator)
-    port = await wire.start("127.0.0.1", 0)
-    try:
-        yield simulator, f"http://127.0.0.1:{port}/mi"
-    finally:
-        await wire.close()
 
 
 def server_for(url: str, tmp_path: Path, **changes: Any) -> OpenSIPSMCP:

@@ -19,7 +19,6 @@ from opensips_mcp.gate import Role
 from opensips_mcp.settings import Settings
 from opensips_mcp.transport_http import build_http_app, make_uvicorn
 from opensips_sim.simulator import Simulator
-from opensips_sim.wire import WireServer
 
 from .conftest import FAST_MI
 from .helpers import audit_records, error_code
@@ -27,17 +26,6 @@ from .helpers import audit_records, error_code
 SCRIPT = str(Path(sys.executable).with_name("opensips-mcp"))
 ANSWERS = [("accept", None), ("decline", "declined"), ("cancel", "declined"), (None, "refused")]
 """(what the user answers, or None: the client cannot elicit; the expected outcome)."""
-
-
-@pytest.fixture
-async def sim() -> AsyncIterator[tuple[Simulator, str]]:
-    simulator = Simulator("quiet", seed=7)
-    wire = WireServer(simulator)
-    port = await wire.start("127.0.0.1", 0)
-    try:
-        yield simulator, f"http://127.0.0.1:{port}/mi"
-    finally:
-        await wire.close()
 
 
 class Scripted:

@@ -211,8 +211,9 @@ SERVE_OPTIONS: list[tuple[str, dict[str, Any]]] = [
         "opensips_version",
         {
             "metavar": "X.Y.Z",
-            "help": "the OpenSIPS version of every instance (default auto: each is asked "
-            "with 'version' on first use and again after a reconnect)",
+            "help": "the OpenSIPS version of every instance without its own "
+            "[instances.NAME] opensips_version (default auto: each is asked with "
+            "'version' on first use and again after a reconnect)",
         },
     ),
     (

@@ -9,6 +9,8 @@ In the TOML configuration (the agreed interface, README "Fleets")::
     max_role = "operator"                    # cap: no caller gets more on this instance
     labels = { site = "fra", kind = "edge" }
     cluster_node_id = 1                      # its clusterer node id, when clustered
+    opensips_version = "4.0.1"               # pin its version (default: learnt, or the
+                                             # global opensips_version)
 
 On the command line ``--instance NAME=URL`` (repeatable) adds instances without a file, and
 ``OPENSIPS_MCP_INSTANCES="a=URL,b=URL"`` does the same from the environment. ``--mi-url``
@@ -29,7 +31,8 @@ from opensips_mcp.gate import Role
 
 DEFAULT_NAME = "default"
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
-KEYS = ("mi_url", "max_role", "labels", "cluster_node_id")
+KEYS = ("mi_url", "max_role", "labels", "cluster_node_id", "opensips_version")
+VERSION_PATTERN = re.compile(r"^\d+\.\d+(\.\d+)?$")
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,6 +45,13 @@ class InstanceConfig:
     """No caller gets more than this role on the instance (``None``: no cap)."""
     labels: Mapping[str, str] = field(default_factory=dict)
     cluster_node_id: int | None = None
+    opensips_version: str | None = None
+    """The OpenSIPS version pinned for this instance (trusted, never asked); ``None``: the
+    global ``opensips_version`` setting, else learnt from the instance."""
+
+    def version_pin(self, default: str | None) -> str | None:
+        """The version to pin this instance to: its own, else ``default`` (the global one)."""
+        return self.opensips_version if self.opensips_version is not None else default
 
     def cap(self, role: Role) -> Role:
         """``role`` limited by this instance's ``max_role``."""
@@ -58,6 +68,7 @@ class InstanceConfig:
             "max_role": None if self.max_role is None else self.max_role.value,
             "labels": dict(self.labels),
             "cluster_node_id": self.cluster_node_id,
+            "opensips_version": self.opensips_version,
         }
 
 
@@ -73,6 +84,18 @@ def check_name(value: Any) -> str:
             f"an instance name is 1-64 letters, digits, '_', '.' or '-', got {value!r}"
         )
     return value.strip()
+
+
+def check_version(value: Any) -> str | None:
+    """A pinned OpenSIPS version (``3.6.8``, ``4.0``), or ``None`` for ``auto`` / empty."""
+    if not isinstance(value, str):  # a TOML number (4.0) loses the version's text
+        raise ValueError(f"must be a string, 'auto' or a version such as \"3.6.8\", got {value!r}")
+    text = value.strip()
+    if text in ("", "auto"):
+        return None
+    if not VERSION_PATTERN.match(text):
+        raise ValueError(f"must be 'auto' or a version such as 3.6.8, got {text!r}")
+    return text
 
 
 def parse_instances(value: Any, check_url: Callable[[Any], str]) -> tuple[InstanceConfig, ...]:
@@ -134,12 +157,17 @@ def _from_table(name: Any, spec: Any, check_url: Callable[[Any], str]) -> Instan
         raise ValueError(f"instance {name}: cluster_node_id is an integer")
     if node_id is not None and node_id < 1:
         raise ValueError(f"instance {name}: cluster_node_id is 1 or more")
+    try:
+        version = check_version(spec.get("opensips_version", "auto"))
+    except ValueError as exc:
+        raise ValueError(f"instance {name}: opensips_version {exc}") from None
     return InstanceConfig(
         name=name,
         mi_url=url,
         max_role=max_role,
         labels={str(k): str(v) for k, v in labels.items()},
         cluster_node_id=node_id,
+        opensips_version=version,
     )
 
 

@@ -261,7 +261,9 @@ class Runtime:
                 self._mi_settings_for(config),
                 self.admission_settings,
                 settings.mi_heavy_timeout,
-                VersionTracker(catalog, settings.which_ttl, settings.opensips_version),
+                VersionTracker(
+                    catalog, settings.which_ttl, config.version_pin(settings.opensips_version)
+                ),
             )
             for config in settings.fleet
         }

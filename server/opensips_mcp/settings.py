@@ -113,6 +113,8 @@ class Settings:
     mi_heavy_timeout: float = 120.0
     mi_heavy_role: Role = Role.ADMIN
     opensips_version: str | None = None
+    """Every instance's OpenSIPS version, unless its ``[instances.NAME]`` table pins its
+    own (``InstanceConfig.opensips_version``); ``None``: each is learnt with ``version``."""
     log_level: LogLevel = "INFO"
     confirm: ConfirmPolicy = ConfirmPolicy.DESTRUCTIVE
     """Which recipes need the user's yes (elicitation) before they are sent."""

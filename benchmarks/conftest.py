@@ -1,12 +1,17 @@
-"""Fixtures of the benchmarks: the event loop thread, the simulator process, sizes."""
+"""Fixtures of the benchmarks: the event loop thread, the simulator process, sizes, and the
+MI server the client benchmarks measure (`mi_server`: the OpenSIPS named by
+``OPENSIPS_MI_URL``, else the quiet simulator; see `benchmarks.servers`)."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
+from benchmarks import servers
 from benchmarks.harness import LoopThread, SimProcess, Sizes
+from benchmarks.servers import LabServer, MIServer
 
 
 @pytest.fixture(scope="session")
@@ -41,3 +46,30 @@ def quiet_sim(quiet_process: SimProcess) -> SimProcess:
     """The quiet simulator, its journal emptied (it would grow with every request)."""
     quiet_process.clear_journal()
     return quiet_process
+
+
+_USED: list[MIServer] = []  # the server `mi_server_process` chose, for the JSON's header
+
+
+@pytest.fixture(scope="session")
+def mi_server_process(request: pytest.FixtureRequest) -> MIServer:
+    """The MI server of the run: the OpenSIPS at ``OPENSIPS_MI_URL`` when it is set (used as
+    it is, never started or stopped here), else the quiet simulator process."""
+    url = servers.lab_url()
+    server: MIServer = LabServer(url) if url else request.getfixturevalue("quiet_process")
+    _USED.append(server)
+    return server
+
+
+@pytest.fixture
+def mi_server(mi_server_process: MIServer) -> MIServer:
+    """The MI server of the run, the simulator's journal emptied (see `mi_server_process`)."""
+    mi_server_process.clear_journal()
+    return mi_server_process
+
+
+def pytest_benchmark_update_json(
+    config: pytest.Config, benchmarks: list[dict[str, Any]], output_json: dict[str, Any]
+) -> None:
+    """Name the MI server in the JSON (``opensips_mcp_server``), for the report's header."""
+    output_json["opensips_mcp_server"] = servers.describe(_USED[0] if _USED else None)

@@ -310,6 +310,11 @@ class SimProcess:
         return host, int(port)
 
     @property
+    def description(self) -> str:
+        """One line for reports: what the server is."""
+        return f"opensips-sim (Python simulator, {self.scenario} scenario), MI at {self.url}"
+
+    @property
     def control_url(self) -> str:
         """The control API root (``/sim``)."""
         return self.url[: -len("/mi")] + "/sim"

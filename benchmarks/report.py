@@ -210,7 +210,7 @@ TARGETS = [
         for cmd in ("uptime", "dlg_list")
     ),
     Target(
-        "(added) no `MIClient` call fails against the healthy simulator, any in-flight level",
+        "(added) no `MIClient` call fails against the healthy MI server, any in-flight level",
         "0 failed",
         _no_failed_calls,
     ),
@@ -487,16 +487,20 @@ def render(data: Mapping[str, Any]) -> str:
         "(other work on the machine shares the cores and shows in the figures)",
         f"* command: `{run.get('command', 'python -m benchmarks.run')}`, "
         f"{run.get('seconds', '?')} s",
+        f"* MI server: **{data.get('opensips_mcp_server', 'not recorded')}**, for the "
+        "benchmarks taking the `mi_server` fixture (a real OpenSIPS when `OPENSIPS_MI_URL` "
+        "is set); the simulator's own, scale and fleet benchmarks use simulator processes",
         "* every ratio is to a baseline measured in this same run",
         "",
         "## Targets",
         "",
         *targets_table(benches),
         "",
-        "## 1. MI client throughput (quiet scenario, simulator in its own process)",
+        "## 1. MI client throughput (the MI server above, in processes of its own)",
         "",
         "Closed loop: N callers, each starting its next call when the last one answered. "
-        "`sim CPU` and `client CPU` are the simulator's and the client process's CPU "
+        "`sim CPU` and `client CPU` are the server's (simulator or OpenSIPS processes) and "
+        "the client process's CPU "
         "shares over the measured rounds: near 1.0, that process kept a core busy and set "
         "the pace. The paired rounds (baselines run in turn with the benchmark) are what "
         "the targets read.",

@@ -1,6 +1,9 @@
 """MI client throughput: ``uptime`` and ``dlg_list`` calls/s at 1, 8 and 32 in flight.
 
-Three clients against the same simulator process (quiet scenario):
+Three clients against the same server: the OpenSIPS named by ``OPENSIPS_MI_URL`` when it
+is set (``make lab`` prints it), else a simulator process (quiet scenario); the
+``mi_server`` fixture (`benchmarks.servers`) chooses, and each benchmark records which in
+``server``:
 
 * ``test_mi_client``: this project's `MIClient`, default settings (pool of 8 keep-alive
   connections, up to 32 in flight);
@@ -11,7 +14,8 @@ Three clients against the same simulator process (quiet scenario):
   synchronous: 1 in flight.
 
 Each records calls/s (the median of its rounds' rates), p50/p99 latency and the CPU
-shares during its rounds: ``sim_cpu`` (the simulator process) and ``client_cpu`` (this
+shares during its rounds: ``sim_cpu`` (the server: the simulator process, or OpenSIPS's
+processes) and ``client_cpu`` (this
 process); near 1.0, that process kept a core busy and set the pace.
 
 The machine's other work comes and goes within seconds, so the ratios the targets judge
@@ -34,13 +38,13 @@ from benchmarks.harness import (
     LoopThread,
     Samples,
     SimCpu,
-    SimProcess,
     Sizes,
     closed_loop,
     measure,
     sync_loop,
 )
 from benchmarks.rawclient import RawPool, build_request
+from benchmarks.servers import MIServer
 from opensips_mcp.catalog import AccessLevel
 from opensips_mcp.mi import MIClient, MIError, MISettings
 
@@ -63,7 +67,7 @@ def _check(result: Any, command: str) -> None:
 
 
 def _raw_round(
-    aio: LoopThread, sim: SimProcess, command: str, size: int, calls: int
+    aio: LoopThread, sim: MIServer, command: str, size: int, calls: int
 ) -> Callable[[], Batch]:
     """A function running one round of the raw floor on ``size`` fresh connections."""
     host, port = sim.host_port
@@ -78,7 +82,7 @@ def _raw_round(
     return lambda: aio.run(closed_loop(call, calls, size))
 
 
-def _package_round(sim: SimProcess, command: str, calls: int) -> Callable[[], Batch]:
+def _package_round(sim: MIServer, command: str, calls: int) -> Callable[[], Batch]:
     """A function running one round of the ``opensips`` package (1 in flight)."""
     mi = OpenSIPSMI(conn="http", url=sim.url)
     _check(mi.execute(command), command)
@@ -90,12 +94,12 @@ def _package_round(sim: SimProcess, command: str, calls: int) -> Callable[[], Ba
 def test_mi_client(
     benchmark: Any,
     aio: LoopThread,
-    quiet_sim: SimProcess,
+    mi_server: MIServer,
     sizes: Sizes,
     command: str,
     in_flight: int,
 ) -> None:
-    settings = MISettings(url=quiet_sim.url)
+    settings = MISettings(url=mi_server.url)
     client = aio.enter(MIClient(settings))
     _check(aio.run(client.call(command, None, level=AccessLevel.READ)).result, command)
 
@@ -103,8 +107,8 @@ def test_mi_client(
         return await client.call(command, None, level=AccessLevel.READ)
 
     calls = sizes.calls(CALLS)
-    raw_round = _raw_round(aio, quiet_sim, command, in_flight, sizes.calls(RAW_CALLS))
-    package_round = _package_round(quiet_sim, command, sizes.calls(PACKAGE_CALLS))
+    raw_round = _raw_round(aio, mi_server, command, in_flight, sizes.calls(RAW_CALLS))
+    package_round = _package_round(mi_server, command, sizes.calls(PACKAGE_CALLS))
     paired = {"raw_floor": Samples(), "opensips_package": Samples()}
 
     def baselines() -> None:
@@ -112,7 +116,7 @@ def test_mi_client(
         if in_flight in PAIRED_WITH_PACKAGE:
             paired["opensips_package"].add(package_round())
 
-    sim_cpu = SimCpu(quiet_sim)
+    sim_cpu = SimCpu(mi_server)
     samples = measure(
         benchmark,
         sizes.rounds(ROUNDS),
@@ -123,6 +127,7 @@ def test_mi_client(
     benchmark.extra_info.update(
         samples.summary(),
         section="mi_client",
+        server=mi_server.description,
         client="opensips_mcp.MIClient",
         command=command,
         in_flight=in_flight,
@@ -137,18 +142,18 @@ def test_mi_client(
 
 @pytest.mark.benchmark(group="mi_client")
 def test_mi_client_in_flight_bounded_to_pool(
-    benchmark: Any, aio: LoopThread, quiet_sim: SimProcess, sizes: Sizes
+    benchmark: Any, aio: LoopThread, mi_server: MIServer, sizes: Sizes
 ) -> None:
     """``uptime`` at 32 in flight with ``max_in_flight`` = ``pool_size`` = 8: the client's
     own FIFO semaphore queues the callers, not aiohttp's connector (compare the p99)."""
-    settings = MISettings(url=quiet_sim.url, pool_size=8, max_in_flight=8)
+    settings = MISettings(url=mi_server.url, pool_size=8, max_in_flight=8)
     client = aio.enter(MIClient(settings))
 
     async def call(_: int) -> object:
         return await client.call("uptime", None, level=AccessLevel.READ)
 
     calls = sizes.calls(CALLS)
-    sim_cpu = SimCpu(quiet_sim)
+    sim_cpu = SimCpu(mi_server)
     samples = measure(
         benchmark,
         sizes.rounds(ROUNDS),
@@ -157,6 +162,7 @@ def test_mi_client_in_flight_bounded_to_pool(
     benchmark.extra_info.update(
         samples.summary(),
         section="mi_client",
+        server=mi_server.description,
         client="opensips_mcp.MIClient, max_in_flight=8",
         command="uptime",
         in_flight=32,
@@ -173,17 +179,18 @@ def test_mi_client_in_flight_bounded_to_pool(
 def test_raw_floor(
     benchmark: Any,
     aio: LoopThread,
-    quiet_sim: SimProcess,
+    mi_server: MIServer,
     sizes: Sizes,
     command: str,
     in_flight: int,
 ) -> None:
-    one_round = _raw_round(aio, quiet_sim, command, in_flight, sizes.calls(RAW_CALLS))
-    sim_cpu = SimCpu(quiet_sim)
+    one_round = _raw_round(aio, mi_server, command, in_flight, sizes.calls(RAW_CALLS))
+    sim_cpu = SimCpu(mi_server)
     samples = measure(benchmark, sizes.rounds(ROUNDS), sim_cpu.wrap(one_round))
     benchmark.extra_info.update(
         samples.summary(),
         section="mi_client",
+        server=mi_server.description,
         client="raw asyncio socket (floor)",
         command=command,
         in_flight=in_flight,
@@ -195,15 +202,14 @@ def test_raw_floor(
 
 @pytest.mark.benchmark(group="mi_client")
 @pytest.mark.parametrize("command", COMMANDS)
-def test_opensips_package(
-    benchmark: Any, quiet_sim: SimProcess, sizes: Sizes, command: str
-) -> None:
-    one_round = _package_round(quiet_sim, command, sizes.calls(PACKAGE_CALLS))
-    sim_cpu = SimCpu(quiet_sim)
+def test_opensips_package(benchmark: Any, mi_server: MIServer, sizes: Sizes, command: str) -> None:
+    one_round = _package_round(mi_server, command, sizes.calls(PACKAGE_CALLS))
+    sim_cpu = SimCpu(mi_server)
     samples = measure(benchmark, sizes.rounds(ROUNDS), sim_cpu.wrap(one_round))
     benchmark.extra_info.update(
         samples.summary(),
         section="mi_client",
+        server=mi_server.description,
         client="PyPI opensips (OpenSIPSMI http)",
         command=command,
         in_flight=1,

@@ -46,6 +46,7 @@ from urllib.parse import urlsplit
 
 from benchmarks.harness import REPO
 from benchmarks.rawclient import RawPool, build_request
+from benchmarks.servers import LabServer
 from opensips_mcp.catalog import AccessLevel
 from opensips_mcp.mi import MIClient, MIError, MISettings
 
@@ -85,14 +86,7 @@ def lab_target() -> Target | None:
     unix = os.environ.get("OPENSIPS_MI_UNIX", "").strip()
     if unix:
         urls["mi_unix"] = f"unix://{unix}"
-    version = asyncio.run(_version(http))
-    return Target(server=f"a real OpenSIPS: {version}, MI at {http}", urls=urls)
-
-
-async def _version(url: str) -> str:
-    async with MIClient(MISettings(url=url)) as mi:
-        result = (await mi.call("version", level=AccessLevel.READ)).result
-    return str(result.get("Server", result)) if isinstance(result, dict) else str(result)
+    return Target(server=LabServer(http).description, urls=urls)
 
 
 def simulator_target() -> Target:

@@ -101,7 +101,7 @@ def test_report_misses_the_no_failure_target_when_any_mi_client_call_failed() ->
             _bench("test_mi_client[uptime-32]", calls=100, errors=3),
         ]
     }
-    target = "(added) no `MIClient` call fails against the healthy simulator, any in-flight level"
+    target = "(added) no `MIClient` call fails against the healthy MI server, any in-flight level"
     assert _targets(render(ok))[target] == "PASS"
     assert _targets(render(failed))[target] == "MISS"
 

@@ -9,11 +9,25 @@ captured commands (``data/commands-<version>.json``):
   aliases and local names that only one offered command has; a local name several offered
   commands share answers ``-32001 "Method ambiguous"`` with the full names; a 3.x name that
   4.x dropped, or a 3.6 command 3.4 lacks, answers ``-32601`` as the real server does;
-* 4.x turns usrloc's ``use_domain`` on by default (a scenario may still set it).
+* 4.x turns usrloc's ``use_domain`` on by default (a scenario may still set it);
+* 3.4 closes a ``POST`` whose body is chunked without answering (:attr:`Persona.
+  closes_chunked_body`).
+
+3.4's httpd (``modules/httpd/httpd_proc.c``, ``answer_to_connection``) takes a POST body only
+when the first piece libmicrohttpd hands over is exactly ``Content-Length`` long ("got a
+truncated POST request" otherwise, and ``MHD_NO``, which closes the connection). A chunked
+body has no ``Content-Length`` (0), so any non-empty chunked body is refused that way; 3.6
+dropped the check and merges the pieces. Measured on a real 3.4.18 (raw socket): the
+captured chunked ``uptime`` request, and one split into two chunks, get end of stream (FIN,
+no byte) at once (< 1 ms), and the server keeps serving other connections; an empty chunked
+body (``0\r\n\r\n``) is answered as any empty body (400, end held back); a
+``Content-Length`` body sent in two pieces (headers and 20 bytes, 0.3 s later the rest) is
+closed the same way, while headers then the whole body is answered. The simulator reads
+whole bodies, so it models the chunked case only: a client that writes each request in one
+piece (as ``opensips_mcp``'s MI client does) never meets the split case on loopback.
 
 Not impersonated yet: per-version recipe differences (3.4's smaller dlg_send_sequential,
-4.0's tcp:list ``proto``), ``which``/``help`` of one command under a 4.x name, and 3.4's
-silent close on a chunked request body.
+4.0's tcp:list ``proto``) and ``which``/``help`` of one command under a 4.x name.
 """
 
 from __future__ import annotations
@@ -59,6 +73,11 @@ class Persona:
     which: list[str]
     to_36: dict[str, str] = field(default_factory=dict)
     ambiguous: dict[str, list[str]] = field(default_factory=dict)
+
+    @property
+    def closes_chunked_body(self) -> bool:
+        """True when a non-empty chunked POST body is closed unanswered (3.4's httpd)."""
+        return self.version.startswith("3.4.")
 
     @property
     def is_default(self) -> bool:

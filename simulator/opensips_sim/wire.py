@@ -83,6 +83,11 @@ class HttpRequest:
         return self.target.split("?", 1)[0]
 
     @property
+    def chunked(self) -> bool:
+        """True when the body came as ``Transfer-Encoding: chunked``."""
+        return "chunked" in (self.header("transfer-encoding") or "").lower()
+
+    @property
     def keep_alive(self) -> bool:
         """Whether the connection stays open after the answer (HTTP/1.0 must ask)."""
         tokens = {t.strip().lower() for t in (self.header("connection") or "").split(",")}
@@ -349,6 +354,9 @@ class WireServer:
                     return False
                 if kind == "form":
                     body = b""
+                if self.sim.persona.closes_chunked_body and request.chunked:
+                    self.sim.record_http(method, path, None, "closed")
+                    return False  # 3.4: "got a truncated POST request" (persona.py)
             if not is_mi_path(path):
                 self.sim.record_http(method, path, 400, "answered")
                 return self._send_page(conn, request, 400, URL_ERROR_PAGE, "text/html")

@@ -29,8 +29,6 @@ EXPECTED_DIFFERENCES: dict[tuple[str, str], str] = {
     "6071; the quiet scenario is the 3.6 lab's state (5071)",
     ("4.0.1", "positional_ul_show_contact"): "the 4.0 lab's SIPp registered alice from port "
     "7071; the quiet scenario is the 3.6 lab's state (5071)",
-    ("3.4.18", "chunked_request_body"): "3.4.18 closes a chunked request without answering; "
-    "the simulator answers it as 3.6 does (not modelled)",
 }
 
 

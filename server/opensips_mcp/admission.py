@@ -159,6 +159,9 @@ class FairQueue:
         self._ring: deque[str] = deque()
         self._buckets: dict[str, _Bucket] = {}
         self._spent: dict[str, deque[tuple[float, float]]] = {}
+        # The sum of each principal's window, kept as charges enter and leave it, so a
+        # budget check costs O(1) however many calls the last minute held.
+        self._spent_total: dict[str, float] = {}
         self._heavy: tuple[str, float] | None = None
         self._latencies: deque[float] = deque(maxlen=_LATENCY_SAMPLES)
         self._calls = 0
@@ -204,7 +207,8 @@ class FairQueue:
                 held = self._clock() - started
                 self._latencies.append(held)
                 self._calls += 1
-                self._spent.setdefault(principal, deque()).append((self._clock(), held))
+                if metered:
+                    self._charge(principal, held)
                 self._release()
         finally:
             if heavy is not None:
@@ -222,8 +226,10 @@ class FairQueue:
         return 0.0 if oldest is None else self._clock() - oldest
 
     def spent(self, principal: str) -> float:
-        """MI seconds ``principal`` held a slot in the last :data:`BUDGET_WINDOW`."""
-        return sum(s for _, s in self._window(principal))
+        """MI seconds ``principal``'s metered calls held a slot in the last
+        :data:`BUDGET_WINDOW`."""
+        self._window(principal)
+        return self._spent_total.get(principal, 0.0)
 
     def stats(self) -> QueueStats:
         """The queue now and the MI latency of the last calls (time holding a slot)."""
@@ -266,13 +272,27 @@ class FairQueue:
             raise RateLimited(principal, rate, (1.0 - bucket.tokens) / rate)
         bucket.tokens -= 1.0
 
+    def _charge(self, principal: str, held: float) -> None:
+        """Charge a metered call's slot time to ``principal``'s rolling window."""
+        window = self._window(principal)
+        window.append((self._clock(), held))
+        self._spent_total[principal] = self._spent_total.get(principal, 0.0) + held
+
     def _window(self, principal: str) -> deque[tuple[float, float]]:
+        """``principal``'s charges of the last :data:`BUDGET_WINDOW` (older ones dropped,
+        and taken off the running total)."""
         spent = self._spent.get(principal)
         if spent is None:
-            return deque()
+            spent = self._spent[principal] = deque()
+            self._spent_total[principal] = 0.0
+            return spent
         horizon = self._clock() - BUDGET_WINDOW
-        while spent and spent[0][0] < horizon:
-            spent.popleft()
+        if spent and spent[0][0] < horizon:
+            total = self._spent_total[principal]
+            while spent and spent[0][0] < horizon:
+                total -= spent.popleft()[1]
+            # An empty window is exactly 0: float rounding never carries over.
+            self._spent_total[principal] = max(0.0, total) if spent else 0.0
         return spent
 
     def _check_budget(self, principal: str, estimate: float) -> None:
@@ -280,7 +300,7 @@ class FairQueue:
         if budget <= 0:
             return
         window = self._window(principal)
-        spent = sum(s for _, s in window)
+        spent = self._spent_total[principal]
         if spent + estimate <= budget:
             return
         # Free enough: the oldest charges leave the window first.

@@ -210,3 +210,35 @@ async def test_a_metered_principal_is_refused_once_its_budget_per_minute_is_used
     clock.now += 60.0
     async with queue.admit("viewer", metered=True, estimate=2.0):
         pass
+
+
+async def test_unmetered_calls_are_not_charged_to_the_budget() -> None:
+    clock = FakeClock()
+    queue = FairQueue(AdmissionSettings(budget=10.0), clock=clock)
+    async with queue.admit("operator", metered=False):
+        clock.now += 30.0
+
+    assert queue.spent("operator") == 0.0
+    async with queue.admit("operator", metered=True, estimate=9.0):
+        pass
+
+
+async def test_the_budget_window_forgets_charges_older_than_a_minute() -> None:
+    clock = FakeClock()
+    queue = FairQueue(AdmissionSettings(budget=10.0), clock=clock)
+    for _ in range(1000):
+        async with queue.admit("viewer", metered=True):
+            clock.now += 0.001
+    assert queue.spent("viewer") == pytest.approx(1.0)
+
+    clock.now += 30.0
+    async with queue.admit("viewer", metered=True):
+        clock.now += 4.0
+    assert queue.spent("viewer") == pytest.approx(5.0)
+    clock.now += 31.0  # the first 1000 charges leave the window, the last one stays
+    assert queue.spent("viewer") == pytest.approx(4.0)
+    clock.now += 60.0
+    assert queue.spent("viewer") == 0.0
+    with pytest.raises(OverBudget):
+        async with queue.admit("viewer", metered=True, estimate=10.5):
+            pass

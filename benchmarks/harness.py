@@ -47,8 +47,10 @@ class LoopThread:
     one task (anyio task groups inside an MCP ``Client``) live across benchmark rounds.
     """
 
-    def __init__(self) -> None:
-        self.loop = asyncio.new_event_loop()
+    def __init__(self, new_loop: Callable[[], asyncio.AbstractEventLoop] | None = None) -> None:
+        # ``new_loop``: how to make the loop (default ``asyncio.new_event_loop``; pass
+        # ``uvloop.new_event_loop`` to measure on the loop ``serve`` uses when installed).
+        self.loop = (new_loop or asyncio.new_event_loop)()
         self._holders: list[tuple[asyncio.Task[None], asyncio.Event]] = []
         self._thread = threading.Thread(target=self._main, name="bench-loop", daemon=True)
         self._thread.start()

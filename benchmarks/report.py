@@ -172,6 +172,51 @@ def _no_failed_calls(benches: Benches) -> Outcome:
     return Outcome(f"{failed} of {calls} calls failed", None, failed == 0)
 
 
+def _e2e_rows(benches: Benches) -> list[tuple[str, Mapping[str, Any]]]:
+    return _section(benches, "mcp_e2e")
+
+
+def _e2e_calls(at_least: float) -> Callable[[Benches], Outcome]:
+    """Issue 13: in-memory ``mi_execute("uptime")`` calls/s at 1 in flight, audit fsynced on
+    disk, judged on the loop ``serve`` would use; its paired baselines and the other loop
+    are named beside it."""
+
+    def evaluate(benches: Benches) -> Outcome:
+        rows = _e2e_rows(benches)
+        judged = [info for _, info in rows if info.get("serve_loop")]
+        if not judged or not judged[0].get("calls_per_s"):
+            return Outcome(MISSING, None, None)
+        info = judged[0]
+        rate = info["calls_per_s"]
+        paired = info.get("paired", {})
+        direct = paired.get("direct", {}).get("calls_per_s")
+        floor = paired.get("sdk_floor", {}).get("calls_per_s")
+        others = [
+            f"{other.get('loop')} {_num(other.get('calls_per_s'), 0)}/s"
+            for _, other in rows
+            if other is not info
+        ]
+        on_disk = (
+            info.get("audit_fs") not in ("tmpfs", "ramfs", None)
+            and (info.get("fsyncs_per_call") or 0) > 0
+        )
+        measured = (
+            f"{_num(rate, 0)} calls/s on {info.get('loop')} (p50 {_num(info.get('p50_ms'), 3)} "
+            f"ms, {info.get('fsyncs_per_call')} fsyncs/call on {info.get('audit_fs')}); paired: "
+            f"direct `MIClient.call` {_num(direct, 0)}/s, SDK no-op floor {_num(floor, 0)}/s"
+            + (f"; {', '.join(others)}" if others else "")
+            + f"; server: {_short_server(info.get('server'))}"
+        )
+        return Outcome(measured, rate / at_least, on_disk and rate >= at_least)
+
+    return evaluate
+
+
+def _short_server(server: Any) -> str:
+    text = str(server or "not recorded")
+    return text.split(", MI at")[0]
+
+
 TARGETS = [
     *(
         Target(
@@ -223,6 +268,12 @@ TARGETS = [
         "MCP in-memory overhead per call, p50 (audit log on disk)",
         "<= 1 ms",
         _added_p50("test_mcp_in_memory[disk]", "test_direct_mi_call", 1.0),
+    ),
+    Target(
+        'Issue 13: `mi_execute("uptime")` end to end through an in-memory MCP client, '
+        "1 in flight, audit fsynced on disk, on the loop `serve` uses",
+        ">= 1,500 calls/s",
+        _e2e_calls(1500.0),
     ),
     *(
         Target(
@@ -342,6 +393,37 @@ def mcp_table(benches: Benches) -> list[str]:
             f"| `{name}` | {info.get('path')} | {info.get('audit', '-')} | "
             f"{_num(info.get('calls_per_s'), 0)} | {_num(info.get('p50_ms'), 3)} | "
             f"{_num(info.get('p99_ms'), 3)} | {direct} | {added50} | {added99} | {ratio} |"
+        )
+    return lines
+
+
+def mcp_e2e_table(benches: Benches) -> list[str]:
+    """Section 2b: the end-to-end target's runs, one per event loop, with their paired
+    baselines (direct `MIClient.call` and the SDK's no-op tool, same loop, same rounds)."""
+    rows = _e2e_rows(benches)
+    if not rows:
+        return []
+    lines = [
+        "",
+        "End to end, paired rounds (issue 13's target; each round of `mi_execute` follows a "
+        "round of each baseline on the same event loop; audit log on disk, every record "
+        "fsynced before the result returns):",
+        "",
+        "| benchmark | loop | judged (loop `serve` uses) | calls/s | p50 ms | p99 ms "
+        "| direct `MIClient.call` calls/s | SDK no-op floor calls/s | ratio to the floor "
+        "| fsyncs per call | audit fs | server |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for name, info in rows:
+        paired = info.get("paired", {})
+        direct = paired.get("direct", {}).get("calls_per_s")
+        floor = paired.get("sdk_floor", {}).get("calls_per_s")
+        lines.append(
+            f"| `{name}` | {info.get('loop')} | {'yes' if info.get('serve_loop') else 'no'} | "
+            f"{_num(info.get('calls_per_s'), 0)} | {_num(info.get('p50_ms'), 3)} | "
+            f"{_num(info.get('p99_ms'), 3)} | {_num(direct, 0)} | {_num(floor, 0)} | "
+            f"{_ratio(info.get('calls_per_s'), floor)} | {info.get('fsyncs_per_call')} | "
+            f"{info.get('audit_fs')} | {_short_server(info.get('server'))} |"
         )
     return lines
 
@@ -511,6 +593,7 @@ def render(data: Mapping[str, Any]) -> str:
         "",
         *mcp_table(benches),
         *mcp_breakdown(benches),
+        *mcp_e2e_table(benches),
         "",
         "## 3. Gate and audit per call",
         "",

@@ -1,6 +1,7 @@
 """MCP overhead: ``mi_execute("uptime")`` through MCP, beside a direct MI client call.
 
-All at 1 in flight against the quiet simulator process, so the difference in latency is
+All at 1 in flight against the MI server of the run (``mi_server``: the OpenSIPS named by
+``OPENSIPS_MI_URL``, else the quiet simulator process), so the difference in latency is
 what the MCP layers add to one call: the client and server sessions, tool argument and
 output validation, the runtime's resolve + gate, and the audit record (fsynced).
 
@@ -18,6 +19,13 @@ no-op tool in memory, what any tool costs).
 The MCP client and server share the benchmark's event loop (and core): at 1 in flight
 they never run at the same time, so the added latency is the sum of both sides' work,
 as a caller waiting on the answer sees it.
+
+``test_mcp_e2e[asyncio|uvloop]`` is issue 13's end-to-end target: ``mi_execute("uptime")``
+through ``mcp.Client(server)`` in memory, the audit log on disk (fsynced: the fsyncs per
+call are counted), at 1 in flight, in rounds paired with its two baselines on the same
+event loop: direct ``MIClient.call`` and the MCP SDK's own floor (a no-op tool in memory).
+It runs on asyncio and on uvloop; the report judges the loop ``serve`` would use
+(:func:`opensips_mcp.eventloop.uvloop_available`).
 
 Each benchmark above the baseline is **paired**: before each of its rounds, a round of
 direct MI calls runs (a client of its own), stored under ``paired.direct``; the added
@@ -44,13 +52,14 @@ from benchmarks.harness import (
     Batch,
     LoopThread,
     Samples,
-    SimProcess,
     Sizes,
     closed_loop,
     measure,
 )
-from benchmarks.storage import audit_dir
+from benchmarks.servers import MIServer
+from benchmarks.storage import audit_dir, mount_of
 from opensips_mcp.catalog import AccessLevel
+from opensips_mcp.eventloop import uvloop_available
 from opensips_mcp.gate import Role
 from opensips_mcp.mi import MIClient, MISettings
 from opensips_mcp.runtime import Runtime
@@ -63,7 +72,7 @@ ROUNDS = 5
 DIRECT = "test_direct_mi_call"
 
 
-def _settings(sim: SimProcess, audit_log: Path, **changes: Any) -> Settings:
+def _settings(sim: MIServer, audit_log: Path, **changes: Any) -> Settings:
     return Settings(
         mi_url=sim.url,
         role=Role.VIEWER,
@@ -87,7 +96,7 @@ def audit_log(request: pytest.FixtureRequest) -> Iterator[tuple[str, Path]]:
         yield request.param, directory / "audit.jsonl"
 
 
-def _direct_round(aio: LoopThread, sim: SimProcess, calls: int) -> Callable[[], Batch]:
+def _direct_round(aio: LoopThread, sim: MIServer, calls: int) -> Callable[[], Batch]:
     """A function running one round of direct MI calls (1 in flight)."""
     client = aio.enter(MIClient(MISettings(url=sim.url)))
 
@@ -98,14 +107,13 @@ def _direct_round(aio: LoopThread, sim: SimProcess, calls: int) -> Callable[[], 
 
 
 @pytest.mark.benchmark(group="mcp_overhead")
-def test_direct_mi_call(
-    benchmark: Any, aio: LoopThread, quiet_sim: SimProcess, sizes: Sizes
-) -> None:
-    one_round = _direct_round(aio, quiet_sim, sizes.calls(CALLS))
+def test_direct_mi_call(benchmark: Any, aio: LoopThread, mi_server: MIServer, sizes: Sizes) -> None:
+    one_round = _direct_round(aio, mi_server, sizes.calls(CALLS))
     samples = measure(benchmark, sizes.rounds(ROUNDS), one_round)
     benchmark.extra_info.update(
         samples.summary(),
         section="mcp_overhead",
+        server=mi_server.description,
         path="MIClient.call('uptime')",
         figure="p50_ms",
     )
@@ -114,7 +122,7 @@ def test_direct_mi_call(
 def _bench_layer(
     benchmark: Any,
     aio: LoopThread,
-    sim: SimProcess,
+    sim: MIServer,
     sizes: Sizes,
     call: Callable[[int], Awaitable[Any]],
     path: str,
@@ -132,6 +140,7 @@ def _bench_layer(
     benchmark.extra_info.update(
         samples.summary(),
         section="mcp_overhead",
+        server=sim.description,
         path=path,
         paired={"direct": direct.summary()},
         figure="p50_ms",
@@ -143,7 +152,7 @@ def _bench_layer(
 def _bench_mcp(
     benchmark: Any,
     aio: LoopThread,
-    sim: SimProcess,
+    sim: MIServer,
     client: Client,
     sizes: Sizes,
     path: str,
@@ -162,15 +171,15 @@ def _bench_mcp(
 def test_mcp_in_memory(
     benchmark: Any,
     aio: LoopThread,
-    quiet_sim: SimProcess,
+    mi_server: MIServer,
     sizes: Sizes,
     audit_log: tuple[str, Path],
 ) -> None:
     kind, path = audit_log
-    server = build_server(_settings(quiet_sim, path))
+    server = build_server(_settings(mi_server, path))
     client = aio.enter(Client(server))
     _bench_mcp(
-        benchmark, aio, quiet_sim, client, sizes, "mcp.Client(server), in memory", audit=kind
+        benchmark, aio, mi_server, client, sizes, "mcp.Client(server), in memory", audit=kind
     )
 
 
@@ -185,12 +194,10 @@ async def started(runtime: Runtime) -> AsyncIterator[Runtime]:
 
 
 @pytest.mark.benchmark(group="mcp_overhead")
-def test_runtime_run_mi(
-    benchmark: Any, aio: LoopThread, quiet_sim: SimProcess, sizes: Sizes
-) -> None:
+def test_runtime_run_mi(benchmark: Any, aio: LoopThread, mi_server: MIServer, sizes: Sizes) -> None:
     """No MCP at all: resolve, gate, MI call and audit record (tmpfs), as every tool does."""
     with audit_dir("tmpfs") as directory:
-        server = build_server(_settings(quiet_sim, directory / "audit.jsonl"))
+        server = build_server(_settings(mi_server, directory / "audit.jsonl"))
         runtime = aio.enter(started(server.runtime))
 
         async def call(_: int) -> object:
@@ -199,7 +206,7 @@ def test_runtime_run_mi(
         _bench_layer(
             benchmark,
             aio,
-            quiet_sim,
+            mi_server,
             sizes,
             call,
             "Runtime.run_mi: gate + MI call + audit, no MCP",
@@ -210,12 +217,12 @@ def test_runtime_run_mi(
 
 @pytest.mark.benchmark(group="mcp_overhead")
 def test_server_call_tool(
-    benchmark: Any, aio: LoopThread, quiet_sim: SimProcess, sizes: Sizes
+    benchmark: Any, aio: LoopThread, mi_server: MIServer, sizes: Sizes
 ) -> None:
     """The server side alone: ``MCPServer.call_tool`` (argument validation, the tool, the
     result's conversion and output validation), without a client or a session."""
     with audit_dir("tmpfs") as directory:
-        server = build_server(_settings(quiet_sim, directory / "audit.jsonl"))
+        server = build_server(_settings(mi_server, directory / "audit.jsonl"))
         aio.enter(started(server.runtime))
         first = aio.run(server.call_tool("mi_execute", {"command": "uptime"}))
         assert not getattr(first, "is_error", False), first
@@ -226,7 +233,7 @@ def test_server_call_tool(
         _bench_layer(
             benchmark,
             aio,
-            quiet_sim,
+            mi_server,
             sizes,
             call,
             "MCPServer.call_tool: server side only, no client or session",
@@ -240,18 +247,23 @@ class _Answer(BaseModel):
     result: dict[str, str]
 
 
-@pytest.mark.benchmark(group="mcp_overhead")
-def test_mcp_sdk_floor(benchmark: Any, aio: LoopThread, sizes: Sizes) -> None:
-    """The MCP SDK alone: a bare ``MCPServer`` whose one tool returns a small structured
-    answer at once (no MI, no gate, no audit), through the in-memory ``Client``. Its
-    latency is the part of the overhead this project's code cannot remove."""
+def _floor_server() -> MCPServer[None]:
+    """A bare ``MCPServer`` with one tool, ``noop``, answering a small structured result."""
     server: MCPServer[None] = MCPServer("floor")
 
     @server.tool()
     async def noop(command: str) -> _Answer:
         return _Answer(command=command, result={"Up time": "227 [sec]"})
 
-    client = aio.enter(Client(server))
+    return server
+
+
+@pytest.mark.benchmark(group="mcp_overhead")
+def test_mcp_sdk_floor(benchmark: Any, aio: LoopThread, sizes: Sizes) -> None:
+    """The MCP SDK alone: a bare ``MCPServer`` whose one tool returns a small structured
+    answer at once (no MI, no gate, no audit), through the in-memory ``Client``. Its
+    latency is the part of the overhead this project's code cannot remove."""
+    client = aio.enter(Client(_floor_server()))
 
     async def call(_: int) -> object:
         return await client.call_tool("noop", {"command": "uptime"})
@@ -298,19 +310,95 @@ async def serving_http(settings: Settings) -> AsyncIterator[str]:
 
 @pytest.mark.benchmark(group="mcp_overhead")
 def test_mcp_streamable_http(
-    benchmark: Any, aio: LoopThread, quiet_sim: SimProcess, sizes: Sizes
+    benchmark: Any, aio: LoopThread, mi_server: MIServer, sizes: Sizes
 ) -> None:
     with audit_dir("tmpfs") as directory:
-        url = aio.enter(serving_http(_settings(quiet_sim, directory / "audit.jsonl")))
+        url = aio.enter(serving_http(_settings(mi_server, directory / "audit.jsonl")))
         http = aio.enter(httpx2.AsyncClient(timeout=30))
         client = aio.enter(Client(streamable_http_client(url, http_client=http)))
         _bench_mcp(
             benchmark,
             aio,
-            quiet_sim,
+            mi_server,
             client,
             sizes,
             "mcp.Client over streamable HTTP (uvicorn, loopback)",
             audit="tmpfs",
         )
         aio.release()
+
+
+# --- issue 13's end-to-end target ---------------------------------------------------------
+
+E2E_CALLS = 1000
+E2E_ROUNDS = 7
+
+
+def _new_loop(name: str) -> Callable[[], asyncio.AbstractEventLoop]:
+    if name == "uvloop":
+        uvloop = pytest.importorskip("uvloop")
+        new_loop: Callable[[], asyncio.AbstractEventLoop] = uvloop.new_event_loop
+        return new_loop
+    return asyncio.new_event_loop
+
+
+@pytest.mark.parametrize("loop_name", ["asyncio", "uvloop"])
+@pytest.mark.benchmark(group="mcp_e2e")
+def test_mcp_e2e(benchmark: Any, mi_server: MIServer, sizes: Sizes, loop_name: str) -> None:
+    """``mi_execute("uptime")`` through ``mcp.Client(server)`` in memory, audit log on disk
+    (every record fsynced before the result returns), 1 in flight, on ``loop_name``; each
+    round is paired with a round of direct ``MIClient.call`` and one of the SDK's no-op
+    tool, on the same loop, run just before it."""
+    calls, rounds = sizes.calls(E2E_CALLS), sizes.rounds(E2E_ROUNDS)
+    with LoopThread(_new_loop(loop_name)) as aio, audit_dir("disk") as directory:
+        server = build_server(_settings(mi_server, directory / "audit.jsonl"))
+        client = aio.enter(Client(server))
+        floor = aio.enter(Client(_floor_server()))
+        mi = aio.enter(MIClient(MISettings(url=mi_server.url)))
+        _check(aio.run(client.call_tool("mi_execute", {"command": "uptime"})))
+        writer = server.runtime.audit.writer
+
+        async def e2e(_: int) -> object:
+            return await client.call_tool("mi_execute", {"command": "uptime"})
+
+        async def direct(_: int) -> object:
+            return await mi.call("uptime", None, level=AccessLevel.READ)
+
+        async def noop(_: int) -> object:
+            return await floor.call_tool("noop", {"command": "uptime"})
+
+        paired = {"direct": Samples(), "sdk_floor": Samples()}
+
+        def baselines() -> None:
+            paired["direct"].add(aio.run(closed_loop(direct, calls, 1)))
+            paired["sdk_floor"].add(aio.run(closed_loop(noop, calls, 1)))
+
+        if not benchmark.disabled:
+            baselines()  # warm-up of both baselines (`measure` warms up the benchmark)
+        counts: list[tuple[int, int]] = []  # (fsyncs, records stored) of each round
+
+        def one_round() -> Batch:
+            fsyncs, stored = writer.fsyncs, writer.stored
+            batch = aio.run(closed_loop(e2e, calls, 1))
+            counts.append((writer.fsyncs - fsyncs, writer.stored - stored))
+            return batch
+
+        samples = measure(benchmark, rounds, one_round, between=baselines)
+        _check(aio.run(client.call_tool("mi_execute", {"command": "uptime"})))
+        fstype = mount_of(directory).fstype
+        aio.release()
+    measured = counts[-rounds:]  # the warm-up round left out
+    benchmark.extra_info.update(
+        samples.summary(),
+        section="mcp_e2e",
+        server=mi_server.description,
+        loop=loop_name,
+        serve_loop=(loop_name == "uvloop") == uvloop_available(),
+        path='mi_execute("uptime") through mcp.Client(server), in memory, 1 in flight',
+        audit="disk",
+        audit_fs=fstype,
+        fsyncs_per_call=round(sum(f for f, _ in measured) / samples.calls, 3),
+        records_per_call=round(sum(r for _, r in measured) / samples.calls, 3),
+        paired={name: s.summary() for name, s in paired.items()},
+        figure="calls_per_s",
+    )

@@ -112,3 +112,44 @@ def test_percentile_is_nearest_rank() -> None:
     assert percentile(values, 99) == 99.0
     assert percentile(values, 100) == 100.0
     assert percentile([7.0], 99) == 7.0
+
+
+def test_report_judges_the_end_to_end_target_on_the_serve_loop_with_the_audit_on_disk() -> None:
+    target = (
+        'Issue 13: `mi_execute("uptime")` end to end through an in-memory MCP client, '
+        "1 in flight, audit fsynced on disk, on the loop `serve` uses"
+    )
+
+    def run(rate: float, *, fs: str = "ext4", fsyncs: float = 1.0) -> str:
+        paired = {"direct": {"calls_per_s": 9000.0}, "sdk_floor": {"calls_per_s": 4500.0}}
+        data = {
+            "benchmarks": [
+                _bench(
+                    "test_mcp_e2e[uvloop]",
+                    section="mcp_e2e",
+                    loop="uvloop",
+                    serve_loop=True,
+                    calls_per_s=rate,
+                    audit_fs=fs,
+                    fsyncs_per_call=fsyncs,
+                    paired=paired,
+                ),
+                _bench(
+                    "test_mcp_e2e[asyncio]",
+                    section="mcp_e2e",
+                    loop="asyncio",
+                    serve_loop=False,
+                    calls_per_s=99999.0,  # not the loop serve uses: not judged
+                    audit_fs=fs,
+                    fsyncs_per_call=fsyncs,
+                    paired=paired,
+                ),
+            ]
+        }
+        return _targets(render(data))[target]
+
+    assert run(1600.0) == "PASS"
+    assert run(1400.0) == "MISS"
+    assert run(1600.0, fs="tmpfs") == "MISS"  # an fsync on tmpfs writes nothing to a device
+    assert run(1600.0, fsyncs=0.0) == "MISS"
+    assert _targets(render({"benchmarks": []}))[target] == "NOT DONE"

@@ -46,11 +46,18 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from opensips_mcp.catalog.catalog import pick_version
+from opensips_mcp.versions import parse_version
 from opensips_sim.clock import Clock
+from opensips_sim.errors import MIError
+from opensips_sim.persona import DEFAULT as SIM_DEFAULT_VERSION
+from opensips_sim.persona import VERSIONS as SIM_VERSIONS
+from opensips_sim.persona import persona
 from opensips_sim.registry import HANDLERS, commands
+from opensips_sim.simulator import Settings as SimSettings
 from opensips_sim.simulator import Simulator, load_all_parts
 from opensips_sim.snapshot import read_scenario, restore, server_now
-from opensips_sim.upstream import Upstream
+from opensips_sim.upstream import Upstream, UpstreamCallError
 
 EXPECTED_FILE = Path(__file__).with_name("expected-differences.toml")
 
@@ -120,8 +127,20 @@ WRITES = frozenset(
 )
 
 #: Keys whose values move with the clock, replaced by "<time>" in every answer.
+#: "Date" (dr_reload_status: the last reload) is carried as seconds ago, so it can land a
+#: second apart when the run's clocks straddle a second (seen once against 4.0.1).
 TIME_KEYS = frozenset(
-    {"Now", "Up since", "Up time", "Expires", "timestart", "timeout", "datestart", "dateout"}
+    {
+        "Now",
+        "Up since",
+        "Up time",
+        "Expires",
+        "timestart",
+        "timeout",
+        "datestart",
+        "dateout",
+        "Date",
+    }
 )
 #: Statistics groups whose values move by themselves (memory, load, network).
 MOVING_GROUPS = ("shmem:", "pkmem:", "load:", "net:", "core:timestamp")
@@ -186,14 +205,22 @@ def normalise(command: str, answer: Any) -> Any:
 
 @dataclass(frozen=True)
 class Call:
-    """One MI call of a sequence."""
+    """One MI call of a sequence: ``command`` is the 3.x name (the simulator's handler, the
+    key of the report and of ``expected-differences.toml``), ``sent`` the name the server's
+    version answers to (4.x: ``module:name``), when it differs."""
 
     command: str
     params: Any
+    sent: str | None = None
+
+    @property
+    def method(self) -> str:
+        """The name on the wire."""
+        return self.sent or self.command
 
     def body(self, ident: int) -> bytes:
         """The JSON-RPC request."""
-        request: dict[str, Any] = {"jsonrpc": "2.0", "method": self.command, "id": ident}
+        request: dict[str, Any] = {"jsonrpc": "2.0", "method": self.method, "id": ident}
         if self.params is not None:
             request["params"] = self.params
         return json.dumps(request).encode()
@@ -278,61 +305,138 @@ GENERIC: list[Any] = ["x", 1, "", "1"]
 SWEEP_CHUNK = 20
 
 
-def _invalid_calls(name: str) -> list[Call]:
-    """Parameter sets no recipe of ``name`` takes (never executed by OpenSIPS)."""
+def _invalid_calls(
+    name: str, sent: str | None = None, version: str = SIM_DEFAULT_VERSION
+) -> list[Call]:
+    """Parameter sets no recipe of ``name`` takes in ``version`` (never executed)."""
     info = commands()[name]
-    sizes = {len(r) for r in info.recipes}
+    recipes = persona(version).recipes.get(name, info.recipes)
+    sizes = {len(r) for r in recipes}
     bad_size = next(n for n in range(1, 8) if n not in sizes)
-    calls = [Call(name, {"zz_nope": 1}), Call(name, {f"p{i}": "x" for i in range(bad_size)})]
+    calls = [
+        Call(name, {"zz_nope": 1}, sent),
+        Call(name, {f"p{i}": "x" for i in range(bad_size)}, sent),
+    ]
     if not info.named_only:
-        calls.append(Call(name, ["x"] * bad_size))
+        calls.append(Call(name, ["x"] * bad_size, sent))
     return calls
 
 
-def _sendable_recipes(name: str) -> list[tuple[str, ...]]:
-    """The recipes sent with real values: the simulator implements the command and it only
-    reads, or it is one of :data:`WRITES`."""
+def _sendable_recipes(name: str, version: str = SIM_DEFAULT_VERSION) -> list[tuple[str, ...]]:
+    """The recipes (``version``'s) sent with real values: the simulator implements the
+    command and it only reads, or it is one of :data:`WRITES`."""
     if name not in HANDLERS or not (name in WRITES or _reads_only(name)):
         return []
-    return list(commands()[name].recipes)
+    return list(persona(version).recipes.get(name, commands()[name].recipes))
 
 
-def call_strategy(offered: list[str], pools: dict[str, list[Any]]) -> st.SearchStrategy[Call]:
-    """One call: a valid recipe with pooled values, or an invalid parameter set."""
+def call_strategy(
+    offered: list[str],
+    pools: dict[str, list[Any]],
+    names: dict[str, str] | None = None,
+    version: str = SIM_DEFAULT_VERSION,
+) -> st.SearchStrategy[Call]:
+    """One call: a valid recipe with pooled values, or an invalid parameter set.
+    ``names``: 3.x name -> the name the server's version answers to (see :func:`names_of`)."""
     registry = commands()
+    names = names or {}
     strategies: list[st.SearchStrategy[Call]] = []
     for name in offered:
         if name not in registry:
             continue
-        strategies.extend(st.just(c) for c in _invalid_calls(name))
-        for recipe in _sendable_recipes(name):
+        sent = names.get(name)
+        strategies.extend(st.just(c) for c in _invalid_calls(name, sent, version))
+        for recipe in _sendable_recipes(name, version):
             if not recipe:
-                strategies.append(st.just(Call(name, None)))
+                strategies.append(st.just(Call(name, None, sent)))
                 continue
             values = {p: st.sampled_from(pools.get(p, []) + GENERIC) for p in recipe}
-            strategies.append(st.fixed_dictionaries(values).map(_maker(name)))
+            strategies.append(st.fixed_dictionaries(values).map(_maker(name, sent)))
     return st.one_of(strategies)
 
 
-def sweep(offered: list[str], pools: dict[str, list[Any]]) -> list[Call]:
+def sweep(
+    offered: list[str],
+    pools: dict[str, list[Any]],
+    names: dict[str, str] | None = None,
+    version: str = SIM_DEFAULT_VERSION,
+) -> list[Call]:
     """Every command at least once: its invalid sets, and each sendable recipe with the
     first value of each parameter's pool."""
+    names = names or {}
     calls: list[Call] = []
     for name in offered:
         if name not in commands():
             continue
-        calls.extend(_invalid_calls(name))
-        for recipe in _sendable_recipes(name):
+        sent = names.get(name)
+        calls.extend(_invalid_calls(name, sent, version))
+        for recipe in _sendable_recipes(name, version):
             params = {p: (pools.get(p) or GENERIC)[0] for p in recipe}
-            calls.append(Call(name, params or None))
+            calls.append(Call(name, params or None, sent))
     return calls
 
 
-def _maker(name: str) -> Callable[[dict[str, Any]], Call]:
+def _maker(name: str, sent: str | None = None) -> Callable[[dict[str, Any]], Call]:
     def make(params: dict[str, Any]) -> Call:
-        return Call(name, params)
+        return Call(name, params, sent)
 
     return make
+
+
+# ---- versions ------------------------------------------------------------------------------
+
+
+def impersonated_version(version_answer: Any) -> str:
+    """The simulator persona for a server's ``version`` answer: the same version, else the
+    same major.minor, else the closest older one (:data:`opensips_sim.persona.VERSIONS`)."""
+    reported, _ = parse_version(version_answer)
+    if reported is None:
+        return SIM_DEFAULT_VERSION
+    return pick_version(reported, SIM_VERSIONS)
+
+
+def names_of(version: str, which: list[str]) -> dict[str, str]:
+    """3.x name (the simulator's handler) -> the name ``version`` lists in ``which``, for
+    every listed command the simulator implements under a 3.x name. A 4.x name is kept as
+    sent (4.0 dropped some 3.x names, and bare local names may be ambiguous); a listed
+    command with no 3.x counterpart (new in 4.x) is left out."""
+    me = persona(version)
+    found: dict[str, str] = {}
+    for name in which:
+        try:
+            handler = me.translate(name)
+        except MIError:
+            continue
+        found.setdefault(handler, name)
+    return found
+
+
+#: A bare AOR (no domain) that no lab registers: asked with ``ul_show_contact``.
+PROBE_AOR = "opensips-mcp-probe"
+
+
+async def probe_use_domain(up: Upstream) -> bool | None:
+    """Whether usrloc runs with ``use_domain`` (a module parameter no MI command shows):
+    ``ul_show_contact`` of a bare AOR answers ``400 "Domain missing in AOR"`` with it on and
+    ``404 "AOR not found"`` with it off (measured on real 3.4.18 and 4.0.1 labs); ``None``
+    without usrloc or when the answer says neither."""
+    params = {"table_name": "location", "aor": PROBE_AOR}
+    try:
+        await up.call("ul_show_contact", params)
+    except UpstreamCallError as exc:
+        if exc.code == 400 and "Domain missing" in exc.message:
+            return True
+        return False if exc.code == 404 else None
+    return False  # the probe AOR is registered: a bare AOR was accepted
+
+
+def usrloc_domains(scenario: dict[str, Any], use_domain: bool | None) -> dict[str, Any]:
+    """``scenario`` with usrloc's ``use_domain`` as probed (:func:`probe_use_domain`): the
+    snapshot cannot read the parameter, and 4.x defaults it on where 3.x has it off."""
+    usrloc = scenario.get("usrloc")
+    if use_domain is None or not isinstance(usrloc, dict) or "use_domain" in usrloc:
+        return scenario
+    return scenario | {"usrloc": usrloc | {"use_domain": use_domain}}
 
 
 def _reads_only(name: str) -> bool:
@@ -381,15 +485,23 @@ async def _answer_of_real(up: Upstream, body: bytes) -> Any:
     return reply.json()
 
 
-async def run_sequence(up: Upstream, calls: list[Call], report: Report) -> None:
-    """Snapshot, then each call to both, compared; then put the real state back."""
+async def run_sequence(
+    up: Upstream,
+    calls: list[Call],
+    report: Report,
+    version: str = SIM_DEFAULT_VERSION,
+    use_domain: bool | None = None,
+) -> None:
+    """Snapshot, then each call to both (the simulator impersonating ``version``, usrloc's
+    ``use_domain`` as probed), compared; then put the real state back."""
     now = await server_now(up)  # whole seconds
     scenario = await read_scenario(up, now=now)  # the simulator starts at the same "now"
+    scenario = usrloc_domains(scenario, use_domain)
     local = time.time()
     # on the same host, this clock is the server's to the fraction of a second it does not
     # print; the simulator's clock then moves with real time from there
     start = local if abs(local - now) < 2 else now
-    sim = Simulator(scenario, clock=Clock(start))
+    sim = Simulator(scenario, clock=Clock(start), settings=SimSettings(opensips_version=version))
     try:
         for ident, call in enumerate(calls, 1):
             body = call.body(ident)
@@ -410,12 +522,19 @@ async def run_sequence(up: Upstream, calls: list[Call], report: Report) -> None:
     report.sequences += 1
 
 
-def load_expected(path: Path = EXPECTED_FILE) -> dict[tuple[str, str], str]:
-    """(command, kind) -> reason, from ``expected-differences.toml``."""
+def load_expected(
+    path: Path = EXPECTED_FILE, version: str = SIM_DEFAULT_VERSION
+) -> dict[tuple[str, str], str]:
+    """(command, kind) -> reason, from ``expected-differences.toml``: the entries whose
+    ``versions`` list ``version`` (an entry without ``versions`` holds for every version)."""
     if not path.exists():
         return {}
     data = tomllib.loads(path.read_text("utf-8"))
-    return {(d["command"], d["kind"]): d["reason"] for d in data.get("difference", [])}
+    return {
+        (d["command"], d["kind"]): d["reason"]
+        for d in data.get("difference", [])
+        if version in d.get("versions", [version])
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -434,7 +553,12 @@ def main(argv: list[str] | None = None) -> int:
     report = Report()
     with asyncio.Runner() as runner:
         up = Upstream(args.mi_url)
-        offered = sorted(str(c) for c in runner.run(up.call("which")))
+        version = impersonated_version(runner.run(up.call("version")))
+        use_domain = runner.run(probe_use_domain(up))
+        which = sorted(str(c) for c in runner.run(up.call("which")))
+        names = names_of(version, which)  # 3.x name -> the version's own
+        sent_as = {n: w for n, w in names.items() if n != w}
+        offered = sorted(names)
         pools = value_pools(runner.run(read_scenario(up)))
         sendable = [c for c in offered if c not in DENY]
 
@@ -445,19 +569,32 @@ def main(argv: list[str] | None = None) -> int:
             deadline=None,
             suppress_health_check=list(HealthCheck),
         )
-        @given(st.lists(call_strategy(sendable, pools), min_size=1, max_size=args.steps))
+        @given(
+            st.lists(
+                call_strategy(sendable, pools, sent_as, version), min_size=1, max_size=args.steps
+            )
+        )
         def sequences(calls: list[Call]) -> None:
-            runner.run(run_sequence(up, calls, report))
+            runner.run(run_sequence(up, calls, report, version, use_domain))
 
-        swept = sweep(sendable, pools)
+        swept = sweep(sendable, pools, sent_as, version)
         for start in range(0, len(swept), SWEEP_CHUNK):
-            runner.run(run_sequence(up, swept[start : start + SWEEP_CHUNK], report))
+            runner.run(
+                run_sequence(up, swept[start : start + SWEEP_CHUNK], report, version, use_domain)
+            )
         sequences()
         runner.run(up.close())
-    expected = load_expected()
+    expected = load_expected(version=version)
     unexpected = {k: v for k, v in report.differences.items() if k not in expected}
-    print(f"differential: {args.mi_url} vs a simulator started from its snapshot")
-    print(f"  offered by the server: {len(offered)}; denied: {len(offered) - len(sendable)}")
+    print(
+        f"differential: {args.mi_url} (OpenSIPS {version}) vs a simulator started from its "
+        f"snapshot, impersonating {version} (usrloc use_domain: {use_domain})"
+    )
+    print(
+        f"  offered by the server: {len(which)}; with a 3.x counterpart the simulator "
+        f"implements or checks: {len(offered)} ({len(sent_as)} sent under their "
+        f"{version} name); denied: {len(offered) - len(sendable)}"
+    )
     print(
         f"  commands exercised: {len(report.exercised)}; sequences: {report.sequences}; "
         f"steps: {report.steps}; {time.monotonic() - started:.0f} s"

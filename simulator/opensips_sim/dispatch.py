@@ -17,7 +17,7 @@ error object, so a client treats it as an answer (never retried, nothing applied
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from . import errors
@@ -55,11 +55,21 @@ def available(method: str) -> CommandInfo | None:
     return info
 
 
-def resolve(method: str, raw_params: Mapping[str, Any] | list[Any] | None) -> Resolved:
-    """Match ``method`` and its params to a command and recipe, or raise the real MIError."""
+def resolve(
+    method: str,
+    raw_params: Mapping[str, Any] | list[Any] | None,
+    *,
+    recipes: tuple[tuple[str, ...], ...] | None = None,
+) -> Resolved:
+    """Match ``method`` and its params to a command and recipe, or raise the real MIError.
+
+    ``recipes``: the impersonated version's own recipes of ``method``, where they differ
+    from 3.6's (:attr:`opensips_sim.persona.Persona.recipes`)."""
     info = available(method)
     if info is None:
         raise MIError(errors.METHOD_NOT_FOUND, "Method not found")
+    if recipes is not None:
+        info = replace(info, recipes=recipes)
     impl = HANDLERS.get(method)
     if not raw_params:
         for recipe in info.recipes:

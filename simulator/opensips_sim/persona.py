@@ -26,8 +26,11 @@ closed the same way, while headers then the whole body is answered. The simulato
 whole bodies, so it models the chunked case only: a client that writes each request in one
 piece (as ``opensips_mcp``'s MI client does) never meets the split case on loopback.
 
-Not impersonated yet: per-version recipe differences (3.4's smaller dlg_send_sequential,
-4.0's tcp:list ``proto``) and ``which``/``help`` of one command under a 4.x name.
+Per-version recipes: where a version's captured recipes of a command differ from 3.6's
+(3.4's smaller dlg_send_sequential, 4.0's tcp:list ``proto``), requests are matched against
+that version's recipes (:attr:`Persona.recipes`).
+
+Not impersonated yet: ``which``/``help`` of one command under a 4.x name.
 """
 
 from __future__ import annotations
@@ -73,6 +76,9 @@ class Persona:
     which: list[str]
     to_36: dict[str, str] = field(default_factory=dict)
     ambiguous: dict[str, list[str]] = field(default_factory=dict)
+    recipes: dict[str, tuple[tuple[str, ...], ...]] = field(default_factory=dict)
+    """3.6 name -> this version's recipes, for the commands whose recipes differ from 3.6's
+    (3.4's dlg_send_sequential without ``mode``, 4.0's tcp:list with ``proto``)."""
 
     @property
     def closes_chunked_body(self) -> bool:
@@ -125,7 +131,8 @@ def persona(version: str = DEFAULT) -> Persona:
         return Persona(version, server, sorted(live))
     facts_36 = _facts(DEFAULT)
     if not version.startswith("4."):
-        return Persona(version, server, sorted(live), {n: n for n in facts if n in facts_36})
+        same = {n: n for n in facts if n in facts_36}
+        return Persona(version, server, sorted(live), same, recipes=_recipes(facts, same))
     to_36: dict[str, str] = {}
     by_local: dict[str, list[str]] = {}
     for name, entry in live.items():
@@ -146,4 +153,21 @@ def persona(version: str = DEFAULT) -> Persona:
             ambiguous[local] = sorted(owners)
     for alias, old in aliases.items():
         to_36.setdefault(alias, old)
-    return Persona(version, server, sorted(live), to_36, ambiguous)
+    return Persona(version, server, sorted(live), to_36, ambiguous, _recipes(live, to_36))
+
+
+def _recipes(
+    facts: Mapping[str, Mapping[str, Any]], to_36: Mapping[str, str]
+) -> dict[str, tuple[tuple[str, ...], ...]]:
+    """3.6 name -> the version's recipes, where the version's captured recipes of a
+    command differ from 3.6's (as sets: the order is 3.6's where they agree)."""
+    facts_36 = _facts(DEFAULT)
+    differ: dict[str, tuple[tuple[str, ...], ...]] = {}
+    for name, entry in facts.items():
+        old = to_36.get(name)
+        if old is None or old not in facts_36:
+            continue
+        mine = tuple(tuple(r) for r in entry["recipes"])
+        if {frozenset(r) for r in mine} != {frozenset(r) for r in facts_36[old]["recipes"]}:
+            differ[old] = mine
+    return differ

@@ -200,7 +200,9 @@ class Simulator:
                 method = self.persona.translate(method)  # 3.4 / 4.x names -> 3.6 handler
             elif offered is not None and method not in offered:
                 raise MIError(METHOD_NOT_FOUND, "Method not found")  # a snapshot's `which`
-            resolved = dispatch.resolve(method, request.params)
+            resolved = dispatch.resolve(
+                method, request.params, recipes=self.persona.recipes.get(method)
+            )
             entry["recipe"] = list(resolved.recipe)
             entry["level"] = resolved.level
         except MIError as exc:

@@ -20,7 +20,7 @@ clusterer      clusterer_list, clusterer_list_cap,          peers' own links
                clusterer_list_shtags
 permissions    address_dump                                 —
 cfgutils       shv_get                                      —
-pike           pike_list                                    tracked, unblocked IPs
+pike           pike_list (4.x: pike:list)                   tracked, unblocked IPs
 statistics     get_statistics all, list_statistics          —
 =============  ===========================================  ============================
 
@@ -354,6 +354,8 @@ async def _cfgutils(up: Upstream, now: float) -> dict[str, Any] | None:
 
 async def _pike(up: Upstream, now: float) -> dict[str, Any] | None:
     listed = await _try(up, "pike_list")
+    if listed is None:  # 4.x renamed it without keeping the 3.x name
+        listed = await _try(up, "pike:list")
     if listed is None:
         return None
     listed_ips = listed.get("IPs") if isinstance(listed, dict) else None

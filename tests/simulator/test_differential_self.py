@@ -14,16 +14,19 @@ from conformance import differential
 from opensips_sim.runner import running_simulator
 
 
-@pytest.fixture
-def simulator_url() -> Iterator[str]:
-    """A quiet simulator served from a thread of its own (the run has its own loop)."""
+@pytest.fixture(params=["3.6.8", "3.4.18", "4.0.1"])
+def simulator_url(request: pytest.FixtureRequest) -> Iterator[str]:
+    """A quiet simulator impersonating each version, served from a thread of its own (the
+    run has its own loop)."""
     ready: list[str] = []
     started = threading.Event()
     loop = asyncio.new_event_loop()
     stop = asyncio.Event()
 
     async def serve() -> None:
-        async with running_simulator("quiet", seed=1, quirks=True, idle_timeout=5.0) as sim:
+        async with running_simulator(
+            "quiet", seed=1, quirks=True, idle_timeout=5.0, opensips_version=request.param
+        ) as sim:
             ready.append(sim.url)
             started.set()
             await stop.wait()
@@ -46,3 +49,6 @@ def test_a_simulator_and_one_started_from_its_snapshot_answer_alike(
     assert "UNEXPECTED" not in out, out
     assert code == 0
     assert "commands exercised:" in out
+    version = next(v for v in ("3.6.8", "3.4.18", "4.0.1") if f"impersonating {v}" in out)
+    renamed = int(out.split(" sent under their")[0].rsplit("(", 1)[1])
+    assert (renamed > 100) is version.startswith("4."), out  # 4.x: sent as module:name

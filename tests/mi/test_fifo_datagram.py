@@ -7,6 +7,7 @@ import json
 import os
 import shutil
 import socket
+import stat
 import tempfile
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
@@ -202,7 +203,7 @@ async def test_request_larger_than_the_transport_carries_is_refused_unsent(
     assert resp.result == "OK"
 
 
-async def test_fifo_request_is_framed_with_a_private_reply_fifo_removed_afterwards(
+async def test_fifo_request_is_framed_with_a_private_reply_fifo_removed_on_close(
     make_fake: FakeFactory, make_client: ClientFactory
 ) -> None:
     fake = await make_fake("fifo")
@@ -218,19 +219,32 @@ async def test_fifo_request_is_framed_with_a_private_reply_fifo_removed_afterwar
     assert json.loads(server.frames[0][len(name) + 2 :]) == fake.requests[0]
     assert not any(c in name for c in "./\\")  # mi_fifo refuses such names
     assert server.reply_names[0] != server.reply_names[1]
+    # the FIFO of a call answered whole is kept for the next call, under a new name:
+    (kept,) = server.reply_dir.iterdir()
+    assert kept.name == server.reply_names[1]
+    assert stat.S_ISFIFO(kept.lstat().st_mode) and kept.lstat().st_mode & 0o777 == 0o600
+    await mi.close()
     assert list(server.reply_dir.iterdir()) == []
 
 
 async def test_fifo_reply_fifo_is_removed_after_a_timeout_too(
     make_fake: FakeFactory, make_client: ClientFactory
 ) -> None:
-    fake = await make_fake("fifo", silent)
+    answered = False
+
+    def first_only(request: dict[str, Any]) -> bytes | None:
+        nonlocal answered
+        reply, answered = (None if answered else answer_ok(request)), True
+        return reply
+
+    fake = await make_fake("fifo", first_only)
     server = fake.server
     assert isinstance(server, FakeFIFOServer)
     mi = make_client(fake.url, read_timeout=0.1)
+    await mi.call("uptime", level=AccessLevel.READ)  # its FIFO is kept ...
 
     with pytest.raises(MIOutcomeUnknown):
-        await mi.call("ds_reload", level=AccessLevel.WRITE)
+        await mi.call("ds_reload", level=AccessLevel.WRITE)  # ... and serves this one
 
     assert list(server.reply_dir.iterdir()) == []
 

@@ -219,3 +219,38 @@ async def test_replies_are_read_without_epoll_too(
     results = await asyncio.gather(*(mi.call("uptime", level=AccessLevel.READ) for _ in range(10)))
 
     assert [r.result for r in results] == ["OK"] * 10
+
+
+async def test_reply_written_in_pieces_is_read_whole(
+    fake: Scripted, make_client: ClientFactory
+) -> None:
+    # OpenSIPS flushes a long reply in pieces through one open: the client reads up to
+    # end-of-file, not up to the first piece.
+    loop = asyncio.get_running_loop()
+    big = "x" * 100_000  # more than one pipe buffer (64 KiB)
+
+    def in_pieces(request: dict[str, Any]) -> None:
+        name = fake.server.reply_names[-1]
+        fd = os.open(fake.server.reply_dir / name, os.O_WRONLY)  # blocking, as OpenSIPS
+        data = json.dumps(_ok(request, big)).encode()
+        os.write(fd, data[:100])
+
+        def rest() -> None:
+            try:
+                os.set_blocking(fd, True)
+                view = memoryview(data)[100:]
+                while view:
+                    view = view[os.write(fd, view[:4096]) :]
+            finally:
+                os.close(fd)
+
+        loop.call_soon(lambda: loop.run_in_executor(None, rest))
+        return None
+
+    fake.handler = in_pieces
+    mi = make_client(fake.server.url, max_in_flight=1, pool_size=1)
+
+    resp = await mi.call("uptime", level=AccessLevel.READ)
+
+    assert resp.result == big
+    assert len(list(fake.server.reply_dir.iterdir())) == 1  # whole: kept

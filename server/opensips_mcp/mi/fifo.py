@@ -96,6 +96,9 @@ class FIFOTransport:
         self._slots = Slots(settings.max_in_flight)
         self._replies = ReplyFIFOs(self._reply_dir, keep=settings.max_in_flight)
         self._watcher = ReadWatcher()
+        self._reading: set[_Reply] = set()
+        self._watch: asyncio.TimerHandle | None = None
+        self._watch_at = 0.0
         self._fd: int | None = None  # write end of OpenSIPS's FIFO, kept open
         self._closed = False
 
@@ -106,6 +109,9 @@ class FIFOTransport:
         self._close_fifo()
         self._replies.close()
         self._watcher.close()
+        if self._watch is not None and not self._reading:
+            self._watch.cancel()
+            self._watch = None
 
     def _close_fifo(self) -> None:
         if self._fd is not None:
@@ -145,9 +151,7 @@ class FIFOTransport:
             except BaseException:
                 os.close(reply_fd)
                 raise
-            payload = await _read_to_eof(
-                loop, self._watcher, reply_fd, self._settings.read_timeout, deadline
-            )
+            payload = await self._read(loop, reply_fd, deadline)
             answer = decode_or_fail(payload, request_id)
             whole = _method(body) not in _MULTI_REPLY
             return answer
@@ -156,6 +160,52 @@ class FIFOTransport:
                 replies.give_back(path)
             else:
                 replies.remove(path)
+
+    async def _read(self, loop: asyncio.AbstractEventLoop, fd: int, deadline: float) -> bytes:
+        """The reply read from ``fd`` up to end-of-file; ``fd`` is closed whatever happens."""
+        try:
+            reply = _Reply(loop, self._watcher, fd, deadline)
+            try:
+                self._watcher.watch(loop, fd, reply.readable)
+            except OSError as exc:
+                raise AttemptFailed("reset", sent=True) from exc
+            reading = self._reading
+            reading.add(reply)
+            try:
+                expiry = min(reply.last + self._settings.read_timeout, deadline)
+                if self._watch is None or expiry < self._watch_at:
+                    self._arm(loop, expiry)
+                await reply.done
+            finally:
+                reading.discard(reply)
+                self._watcher.forget(loop, fd)
+        finally:
+            os.close(fd)
+        return b"".join(reply.chunks)
+
+    def _arm(self, loop: asyncio.AbstractEventLoop, when: float) -> None:
+        if self._watch is not None:
+            self._watch.cancel()
+        self._watch = loop.call_at(when, self._on_watch, loop)
+        self._watch_at = when
+
+    def _on_watch(self, loop: asyncio.AbstractEventLoop) -> None:
+        """The one timer of all replies awaited: fail the late ones, re-arm for the rest.
+
+        Cheaper than a timer per call (above all on uvloop: a libuv handle each); exact
+        all the same, as it is armed for the earliest expiry (`_read` re-arms it when a
+        new read expires sooner).
+        """
+        self._watch = None
+        now = loop.time()
+        read_timeout = self._settings.read_timeout
+        earliest: float | None = None
+        for reply in list(self._reading):
+            when = reply.expiry(read_timeout, now)
+            if when is not None and (earliest is None or when < earliest):
+                earliest = when
+        if earliest is not None:
+            self._arm(loop, earliest)
 
     async def _write(self, loop: asyncio.AbstractEventLoop, data: bytes, deadline: float) -> None:
         """Write ``data`` in one write; raise `AttemptFailed` (not sent) if it cannot go."""
@@ -270,13 +320,16 @@ class ReadWatcher:
     def __init__(self) -> None:
         self._epoll: select.epoll | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._callbacks: dict[int, Callable[[], None]] = {}
+        self._callbacks: dict[int, Callable[[int], None]] = {}
         self._closed = False
 
-    def watch(self, loop: asyncio.AbstractEventLoop, fd: int, callback: Callable[[], None]) -> None:
-        """Call ``callback`` (in ``loop``) whenever ``fd`` is readable, until `forget`."""
+    def watch(
+        self, loop: asyncio.AbstractEventLoop, fd: int, callback: Callable[[int], None]
+    ) -> None:
+        """Call ``callback(events)`` (in ``loop``) whenever ``fd`` is readable, until
+        `forget`; ``events`` holds ``EPOLLHUP`` when no writer is left (0 without epoll)."""
         if not _HAS_EPOLL:
-            loop.add_reader(fd, callback)
+            loop.add_reader(fd, callback, 0)
             return
         if self._loop is not loop:
             self._callbacks.clear()  # of another event loop, which is gone
@@ -301,10 +354,10 @@ class ReadWatcher:
     def _ready(self) -> None:
         assert self._epoll is not None
         callbacks = self._callbacks
-        for fd, _ in self._epoll.poll(0):
+        for fd, events in self._epoll.poll(0):
             callback = callbacks.get(fd)
             if callback is not None:
-                callback()
+                callback(events)
 
     def close(self) -> None:
         """Release the ``epoll`` set now, or when the replies still awaited are in."""
@@ -322,75 +375,70 @@ class ReadWatcher:
 
 
 _HAS_EPOLL = hasattr(select, "epoll")
+_HANGUP = getattr(select, "EPOLLHUP", 0)
+_CHUNK = 65536
 
 
-async def _read_to_eof(
-    loop: asyncio.AbstractEventLoop,
-    watcher: ReadWatcher,
-    fd: int,
-    read_timeout: float,
-    deadline: float,
-) -> bytes:
-    """Read the reply FIFO ``fd`` until OpenSIPS closes it; the request has been sent.
-    Closes ``fd`` whatever happens.
+class _Reply:
+    """One call's reply FIFO being read to end-of-file; the request has been sent.
 
-    ``read_timeout`` runs from the write, then from the last chunk; one timer, re-armed
-    only when it fires before the reply is whole.
+    ``read_timeout`` runs from the write, then from the last chunk; the transport's one
+    timer (`FIFOTransport._on_watch`) fails the reads that ran out of time.
     """
-    chunks: list[bytes] = []
-    done: asyncio.Future[None] = loop.create_future()
-    last = loop.time()
-    timer: asyncio.TimerHandle | None = None
 
-    def finish() -> None:
-        watcher.forget(loop, fd)  # at once: the loop need not see this FIFO again
+    __slots__ = ("chunks", "deadline", "done", "fd", "last", "loop", "watcher")
 
-    def readable() -> None:
-        nonlocal last
-        if done.done():
+    def __init__(
+        self, loop: asyncio.AbstractEventLoop, watcher: ReadWatcher, fd: int, deadline: float
+    ) -> None:
+        self.loop = loop
+        self.watcher = watcher
+        self.fd = fd
+        self.deadline = deadline
+        self.chunks: list[bytes] = []
+        self.done: asyncio.Future[None] = loop.create_future()
+        self.last = loop.time()
+
+    def readable(self, events: int) -> None:
+        """Read what is there; end-of-file (or a hang-up seen with the last chunk) ends it."""
+        if self.done.done():
             return
         try:
             while True:
-                chunk = os.read(fd, 65536)
+                chunk = os.read(self.fd, _CHUNK)
                 if not chunk:
-                    finish()
-                    done.set_result(None)  # writer closed: the reply is whole
-                    return
-                chunks.append(chunk)
-                last = loop.time()
+                    break  # writer closed: the reply is whole
+                self.chunks.append(chunk)
+                self.last = self.loop.time()
+                if events & _HANGUP and len(chunk) < _CHUNK:
+                    break  # the writer had closed when polled, and the pipe is drained
         except BlockingIOError:
             return
         except OSError:
-            finish()
-            done.set_exception(AttemptFailed("reset", sent=True))
-
-    def check() -> None:
-        nonlocal timer
-        if done.done():
+            self.finish(AttemptFailed("reset", sent=True))
             return
-        now = loop.time()
-        if now >= deadline:
-            done.set_exception(AttemptFailed("deadline", sent=True))
-        elif last + read_timeout <= now:
-            done.set_exception(AttemptFailed("read_timeout", sent=True))
-        else:
-            timer = loop.call_at(min(last + read_timeout, deadline), check)
+        self.finish(None)
 
-    try:
-        try:
-            watcher.watch(loop, fd, readable)
-        except OSError as exc:
-            raise AttemptFailed("reset", sent=True) from exc
-        try:
-            timer = loop.call_at(min(last + read_timeout, deadline), check)
-            await done
-        finally:
-            if timer is not None:
-                timer.cancel()
-            finish()
-    finally:
-        os.close(fd)
-    return b"".join(chunks)
+    def finish(self, error: AttemptFailed | None) -> None:
+        """End the read: the reply is whole (``error`` None) or failed."""
+        self.watcher.forget(self.loop, self.fd)  # at once: the loop need not see it again
+        if not self.done.done():
+            if error is None:
+                self.done.set_result(None)
+            else:
+                self.done.set_exception(error)
+
+    def expiry(self, read_timeout: float, now: float) -> float | None:
+        """Fail the read if its time ran out; else when it will, None once done."""
+        if self.done.done():
+            return None
+        if now >= self.deadline:
+            self.finish(AttemptFailed("deadline", sent=True))
+            return None
+        if self.last + read_timeout <= now:
+            self.finish(AttemptFailed("read_timeout", sent=True))
+            return None
+        return min(self.last + read_timeout, self.deadline)
 
 
 def _method(body: bytes) -> bytes:

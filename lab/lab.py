@@ -15,8 +15,9 @@ holding ``opensips-<VERSION>.tar.*``), ``VERSION`` (default 3.6.8), ``OPENSIPS_B
 installed ``opensips`` binary instead of a build), ``LAB_PORT_OFFSET`` (default 0: shifts
 every port and the run folder), ``LAB_CACHE`` (default ``~/.cache/opensips-mcp/lab``),
 ``LAB_JOBS`` (make -j, default 2), ``LAB_MI_DATAGRAM`` (``udp`` default, or ``unix``),
-``LAB_CALLS`` (held calls, default 3), ``LAB_HOLD_S`` (how long calls are held, default 3600).
-See lab/README.md.
+``LAB_CALLS`` (held calls, default 3), ``LAB_HOLD_S`` (how long calls are held, default 3600),
+``LAB_USE_DOMAIN`` (``0`` default: usrloc keys AORs as ``user``; ``1``: as ``user@domain``,
+which is 4.x's own default). See lab/README.md.
 """
 
 from __future__ import annotations
@@ -487,6 +488,24 @@ def render(text: str, values: dict[str, str], version: str, off: int) -> str:
     return out
 
 
+def use_domain() -> bool:
+    """``LAB_USE_DOMAIN``: ``1`` runs usrloc with ``use_domain`` on, ``0`` (default) off."""
+    raw = os.environ.get("LAB_USE_DOMAIN", "0") or "0"
+    if raw not in ("0", "1"):
+        raise LabError(f"LAB_USE_DOMAIN={raw!r}: use 0 (AOR = user) or 1 (AOR = user@domain)")
+    return raw == "1"
+
+
+def use_domain_line(version: str) -> str:
+    """The cfg line for usrloc ``use_domain``: off by default (3.x's state on every version);
+    with ``LAB_USE_DOMAIN=1``, 4.x keeps its own default (on) and 3.x sets it on."""
+    if not use_domain():
+        return 'modparam("usrloc", "use_domain", 0)   # LAB_USE_DOMAIN=0 (the default)'
+    if version_tuple(version) >= (4,):
+        return "# usrloc use_domain: left at OpenSIPS 4.x's default, on (LAB_USE_DOMAIN=1)"
+    return 'modparam("usrloc", "use_domain", 1)   # LAB_USE_DOMAIN=1'
+
+
 def datagram_address(run: Path, ports: Ports) -> str:
     kind = os.environ.get("LAB_MI_DATAGRAM", "udp")
     if kind == "unix":
@@ -505,6 +524,7 @@ def prepare(run: Path, install: Install, ports: Ports) -> None:
         "RUN": str(run),
         "MPATH": str(install.modules) + "/",
         "MI_DATAGRAM": datagram_address(run, ports),
+        "USE_DOMAIN": use_domain_line(install.version),
     }
     cfg = render((HERE / "opensips.cfg.in").read_text(), values, install.version, ports.offset)
     (run / "opensips.cfg").write_text(cfg)
@@ -706,6 +726,7 @@ def lab_env(run: Path, ports: Ports, install: Install) -> dict[str, str]:
         "OPENSIPS_SIP": f"udp:127.0.0.1:{ports.sip}",
         "LAB_PORT_OFFSET": str(ports.offset),
         "LAB_RUN_DIR": str(run),
+        "LAB_USE_DOMAIN": "1" if use_domain() else "0",
     }
 
 
@@ -714,6 +735,15 @@ def _write_env(run: Path, env: dict[str, str]) -> None:
         f"{k}={v}\n" for k, v in env.items()
     )
     (run / "lab.env").write_text(text)
+
+
+def _env_of(run: Path) -> dict[str, str]:
+    """The settings in the run folder's lab.env (empty when there is none)."""
+    env_file = run / "lab.env"
+    if not env_file.is_file():
+        return {}
+    pairs = (line.split("=", 1) for line in env_file.read_text().splitlines() if "=" in line)
+    return {key: value.split("#", 1)[0].strip() for key, value in pairs}
 
 
 def _sipp(ports: Ports, run: Path, name: str, extra: list[str], cp: int, mp: int) -> list[str]:
@@ -799,6 +829,12 @@ def cmd_start(_: argparse.Namespace) -> None:
     pids = _read_pids(run)
     running = "opensips" in pids and _alive(pids["opensips"]) and _mi_up(url)
     if running:
+        started = _env_of(run).get("LAB_USE_DOMAIN", "0")
+        if started != env["LAB_USE_DOMAIN"]:
+            raise LabError(
+                f"the lab at offset {ports.offset} runs with LAB_USE_DOMAIN={started}: "
+                f"stop it first (make lab-stop LAB_PORT_OFFSET={ports.offset})"
+            )
         log(f"already running (pid {pids['opensips']['pid']})")
         if not _traffic_running(run):
             for name in ("sipp-uas", "sipp-uac"):

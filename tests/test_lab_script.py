@@ -29,14 +29,37 @@ VALUES = {"RUN": "/run/lab", "MPATH": "/mods/", "MI_DATAGRAM": "udp:127.0.0.1:9"
 @pytest.mark.parametrize("version", ["3.4.18", "3.6.8", "4.0.1"])
 def test_the_cfg_template_fills_every_placeholder_and_shifts_every_port(version: str) -> None:
     template = (REPO / "lab" / "opensips.cfg.in").read_text()
-    plain = lab.render(template, VALUES, version, 0)
-    shifted = lab.render(template, VALUES, version, 300)
+    values = {**VALUES, "USE_DOMAIN": lab.use_domain_line(version)}
+    plain = lab.render(template, values, version, 0)
+    shifted = lab.render(template, values, version, 300)
     assert "@" not in re.sub(r"\[\w+\]|sip:\w+@", "", plain.split("####### Global", 1)[1])
     assert "socket=udp:127.0.0.1:5060" in plain
     assert "socket=udp:127.0.0.1:5360" in shifted
     assert 'modparam("httpd", "port", 9190)' in shifted
     assert 'modparam("usrloc", "use_domain", 0)' in shifted
     assert "8888" not in plain  # never make sim's port
+
+
+@pytest.mark.parametrize(
+    ("setting", "version", "line"),
+    [
+        ("0", "4.0.1", 'modparam("usrloc", "use_domain", 0)'),
+        ("0", "3.4.18", 'modparam("usrloc", "use_domain", 0)'),
+        ("1", "4.0.1", "# usrloc use_domain: left at OpenSIPS 4.x's default, on"),
+        ("1", "3.6.8", 'modparam("usrloc", "use_domain", 1)'),
+    ],
+)
+def test_lab_use_domain_picks_the_usrloc_line(
+    setting: str, version: str, line: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("LAB_USE_DOMAIN", setting)
+    assert lab.use_domain_line(version).startswith(line)
+
+
+def test_a_bad_lab_use_domain_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LAB_USE_DOMAIN", "yes")
+    with pytest.raises(lab.LabError):
+        lab.use_domain_line("4.0.1")
 
 
 def test_if_lines_are_kept_only_for_their_versions() -> None:

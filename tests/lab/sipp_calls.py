@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 from opensips_mcp.server import OpenSIPSMCP
+from tests.lab.aors import aor
 from tests.toolsets.helpers import call, content
 
 SIPP_DIR = Path(__file__).resolve().parents[2] / "lab" / "sipp"
@@ -62,7 +63,7 @@ class TempCalls:
         host, sip_port = sip_target()
         uas_port, uac_port = 5075 + self.offset, 5076 + self.offset
         contact = f"sip:{self.callee}@127.0.0.1:{uas_port}"
-        args = {"aor": self.callee, "contact": contact}
+        args = {"aor": aor(self.callee), "contact": contact}
         content(await call(self.server, "registration_add", args))
         common = ["-i", "127.0.0.1", "-ci", "127.0.0.1", "-nostdin", "-m", str(self.calls)]
         uas = [
@@ -135,7 +136,7 @@ class TempCalls:
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait(timeout=10)
-        await call(self.server, "registration_remove", {"aor": self.callee})
+        await call(self.server, "registration_remove", {"aor": aor(self.callee)})
 
 
 async def _until(predicate: Any, timeout: float, step: float = 0.2) -> bool:

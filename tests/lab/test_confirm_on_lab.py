@@ -18,6 +18,7 @@ from mcp.types import ElicitRequestParams, ElicitResult, PromptReference
 from opensips_mcp.gate import Role
 from opensips_mcp.server import OpenSIPSMCP, build_server
 from opensips_mcp.settings import Settings
+from tests.lab.aors import aor
 
 
 class Declining:
@@ -65,17 +66,17 @@ async def test_declined_statements_are_read_from_the_real_state(
         profile = await c.call_tool("profile_end_dialogs", {"profile": "inbound"})
         contacts = await c.call_tool(
             "mi_execute",
-            {"command": "ul_rm", "params": {"table_name": "location", "aor": "bob"}},
+            {"command": "ul_rm", "params": {"table_name": "location", "aor": aor("bob")}},
         )
         after = (await structured(c, "dialogs_list", {"limit": 100}))["dialogs"]
-        bob = await structured(c, "registrations_list", {"aor": "bob"})
+        bob = await structured(c, "registrations_list", {"aor": aor("bob")})
     assert all(r.is_error for r in (by_id, by_callid, profile, contacts))
     one_call = re.compile(r"ends 1 call: alice -> bob, confirmed, \d+ (s|min \d+ s|h \d+ min) old")
     assert one_call.search(user.questions[0]) and held["callid"] in user.questions[0]
     assert one_call.search(user.questions[1])
     plural = "" if inbound == 1 else "s"
     assert f"ends {inbound} call{plural} in profile inbound" in user.questions[2]
-    assert "removes 1 contact of AOR bob" in user.questions[3]
+    assert f"removes 1 contact of AOR {aor('bob')}" in user.questions[3]
     assert {d["id"] for d in after} == {d["id"] for d in before}
     assert len(bob["contacts"]) == 1
 
@@ -94,7 +95,7 @@ async def test_prompt_arguments_complete_from_the_real_state(lab_url: str, tmp_p
         gateways = await complete("gateway_rotation", "gateway_id", "")
         ds = await complete("drain_safely", "target_id", "sip:", target="dispatcher_destination")
         lb = await complete("drain_safely", "target_id", "", target="load_balancer_destination")
-    assert {"alice", "bob", "carol"} <= set(aors)
+    assert {aor("alice"), aor("bob"), aor("carol")} <= set(aors)
     assert {d["callid"] for d in held} <= set(callids)
     assert gateways and ds and lb
     assert all(a.startswith("sip:") for a in ds)

@@ -17,6 +17,7 @@ from typing import Any
 from mcp import Client
 
 from opensips_mcp.server import OpenSIPSMCP
+from tests.lab.aors import aor, use_domain
 from tests.lab.sipp_calls import TempCalls, sip_target
 from tests.toolsets.helpers import call, content, error_code
 
@@ -214,22 +215,44 @@ async def test_dialog_end_and_profile_end_dialogs_end_only_the_tests_calls(
 async def test_registrations_list_and_add_remove_restored(admin: OpenSIPSMCP) -> None:
     everyone = await run(admin, "registrations_list", {"limit": 100})
     aors = {c["aor"] for c in everyone["contacts"]}
-    assert {"alice", "bob", "carol"} <= aors
-    alice = await run(admin, "registrations_list", {"aor": "alice"})
+    assert {aor("alice"), aor("bob"), aor("carol")} <= aors
+    alice = await run(admin, "registrations_list", {"aor": aor("alice")})
     assert [c["contact"] for c in alice["contacts"]] == [f"sip:alice@127.0.0.1:{port(5071)}"]
     prefixed = await run(admin, "registrations_list", {"aor_prefix": "car"})
-    assert {c["aor"] for c in prefixed["contacts"]} == {"carol"}
+    assert {c["aor"] for c in prefixed["contacts"]} == {aor("carol")}
     contact = f"sip:labtools@127.0.0.1:{port(5079)}"
+    labtools = aor("labtools")
     try:
-        added = await run(admin, "registration_add", {"aor": "labtools", "contact": contact})
+        added = await run(admin, "registration_add", {"aor": labtools, "contact": contact})
         assert added["action"] == "added"
         assert added["contacts_after"] == 1
-        listed = await run(admin, "registrations_list", {"aor": "labtools"})
+        listed = await run(admin, "registrations_list", {"aor": labtools})
         assert [c["contact"] for c in listed["contacts"]] == [contact]
     finally:
-        removed = await run(admin, "registration_remove", {"aor": "labtools"})
+        removed = await run(admin, "registration_remove", {"aor": labtools})
     assert removed["action"] == "removed"
-    assert (await run(admin, "registrations_list", {"aor": "labtools"}))["contacts"] == []
+    assert (await run(admin, "registrations_list", {"aor": labtools}))["contacts"] == []
+
+
+async def test_aors_with_and_without_a_domain_as_the_lab_keys_them(admin: OpenSIPSMCP) -> None:
+    """use_domain on: a bare AOR is refused (invalid_params) before any change; off: a
+    domain given is dropped by OpenSIPS, so user@domain finds the user."""
+    contact = f"sip:labbare@127.0.0.1:{port(5078)}"
+    if use_domain():
+        for tool, args in (
+            ("registrations_list", {"aor": "alice"}),
+            ("registration_add", {"aor": "labbare", "contact": contact}),
+            ("registration_remove", {"aor": "alice"}),
+        ):
+            assert error_code(await call(admin, tool, args)) == "invalid_params", tool
+        alice = await run(admin, "registrations_list", {"aor": "alice@127.0.0.1"})
+        assert len(alice["contacts"]) == 1  # still registered
+        assert (await run(admin, "registrations_list", {"aor": "labbare@127.0.0.1"}))[
+            "contacts"
+        ] == []
+    else:
+        alice = await run(admin, "registrations_list", {"aor": "alice@127.0.0.1"})
+        assert [c["aor"] for c in alice["contacts"]] == ["alice"]
 
 
 # ---------------------------------------------------------------- dispatcher, load balancer

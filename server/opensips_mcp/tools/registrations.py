@@ -3,6 +3,17 @@
 ``ul_dump`` has no paging: the first page of :func:`registrations_list` fetches the whole
 table once, filters it, and keeps the matches as a short-lived snapshot that later pages
 read by cursor (see :mod:`opensips_mcp.tools.paging`).
+
+AORs and usrloc's ``use_domain`` (off in 3.x, on by default from 4.0): with it on, OpenSIPS
+keys AORs as ``user@domain`` and every command that takes an AOR answers a bare ``user``
+with ``400 "Domain missing in AOR"``; with it off, a given domain is dropped (``alice@x`` is
+``alice``). No MI command reports the setting (``ul_dump`` shows it only through the AORs'
+form), so the tools learn it from that answer: a bare AOR on such a server is refused by
+the first read (``ul_show_contact``), before any change is sent, with a
+:class:`~opensips_mcp.errors.MCPToolError` (``invalid_params``) that says to give the AOR as
+``user@domain``. The tools never complete a domain themselves: a server may serve several
+domains, and ``alice`` could be ``alice@a.example`` or ``alice@b.example``; adding or
+removing the wrong one would be worse than asking.
 """
 
 from __future__ import annotations
@@ -16,7 +27,7 @@ from mcp.types import CallToolResult
 from pydantic import Field
 
 from opensips_mcp.catalog import AccessLevel
-from opensips_mcp.errors import MCPToolError
+from opensips_mcp.errors import ErrorCode, MCPToolError, tool_error
 from opensips_mcp.runtime import ToolCall, runtime_of
 from opensips_mcp.tools import Toolset
 from opensips_mcp.tools.paging import (
@@ -55,7 +66,7 @@ Aor = Annotated[
         min_length=1,
         max_length=256,
         pattern=r"^[^\s]+$",
-        description="Address of record: 'alice' or 'alice@example.com' (with use_domain).",
+        description="AOR: 'alice@example.com' (usrloc use_domain, 4.x default) or 'alice'.",
     ),
 ]
 ContactUri = Annotated[
@@ -203,6 +214,27 @@ def _matcher(
     return matches
 
 
+DOMAIN_MISSING = "Domain missing in AOR"
+
+
+def domain_missing(exc: MCPToolError, aor: str) -> MCPToolError | None:
+    """For OpenSIPS's ``400 "Domain missing in AOR"`` (usrloc ``use_domain`` on): the error
+    that tells the agent to give the AOR as ``user@domain``; ``None`` for any other error."""
+    if exc.code is not ErrorCode.OPENSIPS_ERROR or exc.mi_code != 400:
+        return None
+    if exc.mi_message != DOMAIN_MISSING:
+        return None
+    return tool_error(
+        ErrorCode.INVALID_PARAMS,
+        f"this OpenSIPS keys registrations as user@domain (usrloc use_domain is on, the "
+        f"default from OpenSIPS 4.0) and the AOR {aor!r} has no domain; nothing was changed. "
+        f"Give the AOR with its domain (e.g. '{aor}@example.com'); registrations_list with "
+        f"aor_prefix='{aor}@' lists the registered ones.",
+        mi_code=exc.mi_code,
+        mi_message=exc.mi_message,
+    )
+
+
 async def _show(call: ToolCall, table: str, aor: str) -> list[Row]:
     """The contacts of one AOR (empty when it is not registered)."""
     try:
@@ -212,6 +244,9 @@ async def _show(call: ToolCall, table: str, aor: str) -> list[Row]:
         # also 404, is not).
         if exc.is_not_found("AOR not found"):
             return []
+        clearer = domain_missing(exc, aor)
+        if clearer is not None:
+            raise clearer from exc
         raise
     return _rows_of_aor(table, answer.result)
 

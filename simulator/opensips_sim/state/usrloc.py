@@ -5,6 +5,8 @@ Scenario section ``usrloc`` (every key optional)::
     {
       "hash_size": 512,                  # slots; decides the ul_dump order as in OpenSIPS
       "use_domain": false,               # false: "alice@host" is stored as "alice"
+      "domain": "127.0.0.1",             # use_domain: the domain of scenario AORs given
+                                         # without one ("alice" -> "alice@127.0.0.1")
       "branch_flags": ["NAT", ...],       # names of branch flags 0, 1, ... (ul_add cflags)
       "aors": {"alice": [CONTACT, ...]},
       "generate": {"aors": 1000, "contacts_per_aor": 1, "user_prefix": "user",
@@ -38,6 +40,8 @@ DEFAULT_SOCKET = "udp:127.0.0.1:5060"
 ALL_METHODS = 0xFFFFFFFF
 MI_CALLID = "dfjrewr12386fd6-343@opensips.mi"
 MI_USER_AGENT = "OpenSIPS MI Server"
+#: The domain scenario AORs get under ``use_domain`` (the lab's SIP domain, its address).
+DEFAULT_DOMAIN = "127.0.0.1"
 
 
 @dataclass(slots=True)
@@ -95,6 +99,7 @@ class UsrlocState(StatePart):
     def _clear(self) -> None:
         self.hash_size = 512
         self.use_domain = False
+        self.domain = DEFAULT_DOMAIN
         self.branch_flags: list[str] = []
         self._records: dict[str, list[Contact]] = {}
         self._order: list[tuple[int, str]] = []
@@ -109,11 +114,12 @@ class UsrlocState(StatePart):
         self._clear()
         self.hash_size = int(section.get("hash_size", 512))
         self.use_domain = bool(section.get("use_domain", False))
+        self.domain = str(section.get("domain", DEFAULT_DOMAIN))
         self.branch_flags = [str(f) for f in section.get("branch_flags", [])]
         now = int(self.world.clock.now())
         for aor, contacts in section.get("aors", {}).items():
             for spec in contacts:
-                self._insert(aor, self._contact_from_spec(spec, now))
+                self._insert(self.keyed(aor), self._contact_from_spec(spec, now))
         if "generate" in section:
             self._generate(section["generate"], now)
         self._motion = dict(section["motion"]) if "motion" in section else None
@@ -148,7 +154,8 @@ class UsrlocState(StatePart):
         low, high = (int(x) for x in spec.get("expires", [600, 3600]))
         span = high - low + 1
         for n in range(count):
-            aor = f"{prefix}{n}"
+            user = f"{prefix}{n}"
+            aor = self.keyed(user)
             host = f"10.{(n >> 16) & 255}.{(n >> 8) & 255}.{n & 255}"
             record = self._records.get(aor)
             if record is None:
@@ -159,7 +166,7 @@ class UsrlocState(StatePart):
                 contact_id = rng.getrandbits(63)
                 record.append(
                     Contact(
-                        contact=f"sip:{aor}@{host}:{5060 + k}",
+                        contact=f"sip:{user}@{host}:{5060 + k}",
                         contact_id=contact_id,
                         expires=expires,
                         q=-1,
@@ -173,6 +180,14 @@ class UsrlocState(StatePart):
         heapq.heapify(self._expiry)
 
     # ---- queries -------------------------------------------------------------------------
+
+    def keyed(self, user_or_aor: str) -> str:
+        """The AOR a registration of ``user_or_aor`` is kept under: with ``use_domain``,
+        ``user@domain`` (a REGISTER's To URI names the domain: the 4.0.1 lab's SIPp
+        registrations became ``alice@127.0.0.1``); without, as given."""
+        if self.use_domain and "@" not in user_or_aor:
+            return f"{user_or_aor}@{self.domain}"
+        return user_or_aor
 
     def normalize_aor(self, aor: str) -> str | None:
         """OpenSIPS ``mi_fix_aor``: strip the domain unless ``use_domain``; ``None`` when a
@@ -314,9 +329,9 @@ class UsrlocState(StatePart):
                 contact_id=self._new_contact_id(),
                 expires=int(now) + expires_in,
                 q=-1,
-                callid=f"{rng.getrandbits(32):08x}-{aor}@sim",
+                callid=f"{rng.getrandbits(32):08x}-{aor.split('@')[0]}@sim",
                 cseq=1,
-                user_agent=f"sim-{aor}",
+                user_agent=f"sim-{aor.split('@')[0]}",
             ),
         )
 
@@ -351,7 +366,8 @@ class UsrlocState(StatePart):
             at = self._next_registration
             user = users[rng.randrange(len(users))]
             port = 5071 + users.index(user)  # alice 5071, bob 5072, ... as captured
-            self.register(user, f"sip:{user}@127.0.0.1:{port}", rng.randint(low, high), at)
+            contact = f"sip:{user}@127.0.0.1:{port}"
+            self.register(self.keyed(user), contact, rng.randint(low, high), at)
             self._next_registration = at + rng.expovariate(rate / 60.0)
 
     # ---- views ---------------------------------------------------------------------------

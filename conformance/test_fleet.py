@@ -10,7 +10,8 @@ One server manages the three nodes of a simulated clusterer cluster
 * a write meeting a fault on its node is sent at most once (property 2, per instance).
 
 The cluster is the suite's own, whatever ``OPENSIPS_MI_URL`` says: these are properties of
-the server's per-instance gate, not of the target.
+the server's per-instance gate, not of the target. Its nodes impersonate the version the
+calls are drawn for (``OPENSIPS_CONFORMANCE_VERSION``).
 """
 
 from __future__ import annotations
@@ -46,6 +47,7 @@ from conformance.strategies import (
     sendable,
     write_calls,
 )
+from conformance.versions import target_version
 from opensips_mcp.audit import AuditLog
 from opensips_mcp.confirm import ConfirmPolicy
 from opensips_mcp.gate import Role
@@ -54,6 +56,7 @@ from opensips_mcp.server import OpenSIPSMCP, build_server
 from opensips_mcp.settings import Settings
 from opensips_sim.clock import Clock
 from opensips_sim.cluster import SimulatedCluster
+from opensips_sim.simulator import Settings as SimSettings
 
 CAPS: dict[str, Role | None] = {"node1": None, "node2": Role.OPERATOR, "node3": Role.VIEWER}
 NODES = {"node1": 1, "node2": 2, "node3": 3}
@@ -105,7 +108,14 @@ class Fleet:
 @pytest.fixture(scope="module")
 def fleet(harness: Harness) -> Iterator[Fleet]:
     async def start() -> SimulatedCluster:
-        cluster = SimulatedCluster(3, "quiet", seed=1, clock=Clock(CAPTURE_EPOCH, frozen=True))
+        cluster = SimulatedCluster(
+            3,
+            "quiet",
+            seed=1,
+            clock=Clock(CAPTURE_EPOCH, frozen=True),
+            # the version the suite's calls are drawn for (OPENSIPS_CONFORMANCE_VERSION)
+            settings=SimSettings(opensips_version=target_version()),
+        )
         await cluster.start("127.0.0.1", 0)
         return cluster
 

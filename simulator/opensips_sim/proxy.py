@@ -18,6 +18,9 @@ own command registry (catalog-independent; ``level`` is ``null`` for a command t
 does not implement), ``applied`` is true when OpenSIPS answered a
 result (not an error), false when it answered an error or the request was not forwarded,
 and ``null`` when it was forwarded but no answer came back (the upstream failed).
+``method`` is the name sent; before an OpenSIPS 3.4 or 4.x upstream, fault rules match and
+levels come from the 3.x command that name runs (the persona of the upstream's ``version``,
+so a rule for ``ds_set_state`` fires on ``dispatcher:set_state``).
 
 Control API differences from the simulator (``control.py``): ``GET /sim/state`` reads the
 upstream (``snapshot.py``, without values that move by themselves: ``snapshot.stable``),
@@ -31,6 +34,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import re
 from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -38,6 +42,7 @@ from typing import Any
 
 from . import dispatch, jsonrpc
 from .errors import MIError
+from .persona import DEFAULT, VERSIONS, Persona, persona
 from .simulator import HANDLER_FAILED, MIReply, Settings, Simulator
 from .snapshot import read_scenario, restore, stable
 from .upstream import Upstream, UpstreamError
@@ -62,8 +67,11 @@ class ProxySimulator(Simulator):
         self.baseline: dict[str, Any] | None = None
 
     async def start(self) -> None:
-        """Read the upstream once: it must answer, and its state is the reset baseline."""
+        """Read the upstream once: it must answer, and its state is the reset baseline.
+        Its ``version`` picks the persona that maps its names (4.x ``module:name``) to the
+        commands fault rules and journal levels name (:func:`upstream_persona`)."""
         self.baseline = await read_scenario(self.upstream)
+        self.persona = upstream_persona(self.baseline)
 
     # ---- control API ----------------------------------------------------------------------
 
@@ -105,9 +113,14 @@ class ProxySimulator(Simulator):
         entry["id"] = request.id if request.id_printable else repr(request.id)
         entry["notification"] = request.notification
         method = request.method or ""
+        if not self.persona.is_default:  # the upstream's 4.x / 3.4 name -> the 3.6 command
+            with contextlib.suppress(MIError):
+                method = self.persona.translate(method)
         if jsonrpc.envelope_error(request) is None:
             with contextlib.suppress(MIError):
-                resolved = dispatch.resolve(method, request.params)
+                resolved = dispatch.resolve(
+                    method, request.params, recipes=self.persona.recipes.get(method)
+                )
                 entry["recipe"] = list(resolved.recipe)
                 # the simulator knows the level of the commands it implements; of the
                 # others it knows nothing (its "admin" for them is a placeholder)
@@ -174,6 +187,21 @@ class RunningProxy:
     def journal(self, since: int = 0) -> list[dict[str, Any]]:
         """Journal entries newer than ``since``."""
         return self.proxy.journal.entries(since)
+
+
+def upstream_persona(scenario: Mapping[str, Any]) -> Persona:
+    """The persona of the upstream's version (its ``version`` answer, read into the
+    snapshot's ``core.server``): the same version, else the same major.minor, else 3.6.8."""
+    core = scenario.get("core")
+    server = str(core.get("server", "")) if isinstance(core, Mapping) else ""
+    found = re.search(r"(\d+)\.(\d+)\.(\d+)", server)
+    if found is None:
+        return persona(DEFAULT)
+    version = ".".join(found.groups())
+    same = [v for v in VERSIONS if v == version] or [
+        v for v in VERSIONS if v.split(".")[:2] == version.split(".")[:2]
+    ]
+    return persona(same[0] if same else DEFAULT)
 
 
 @asynccontextmanager

@@ -9,7 +9,10 @@ captured commands (``data/commands-<version>.json``):
   aliases and local names that only one offered command has; a local name several offered
   commands share answers ``-32001 "Method ambiguous"`` with the full names; a 3.x name that
   4.x dropped, or a 3.6 command 3.4 lacks, answers ``-32601`` as the real server does;
-* 4.x turns usrloc's ``use_domain`` on by default (a scenario may still set it);
+* 4.x turns usrloc's ``use_domain`` on by default (a scenario may still set it): AORs are
+  then ``user@domain`` (scenario AORs without one get the usrloc section's ``domain``,
+  ``127.0.0.1`` as on the real 4.0.1 lab) and a bare AOR answers ``400 "Domain missing in
+  AOR"`` (``tests/simulator/test_use_domain_fidelity.py`` replays a real 4.0.1's answers);
 * 3.4 closes a ``POST`` whose body is chunked without answering (:attr:`Persona.
   closes_chunked_body`).
 

@@ -13,11 +13,25 @@ from typing import Any
 import pytest
 
 from opensips_mcp.gate import Role
-from opensips_mcp.server import OpenSIPSMCP
+from opensips_mcp.instances import InstanceConfig
+from opensips_mcp.server import OpenSIPSMCP, build_server
+from opensips_mcp.settings import Settings
+from opensips_sim.clock import Clock
+from opensips_sim.cluster import SimulatedCluster
 from opensips_sim.runner import RunningSimulator, running_simulator
+from opensips_sim.simulator import Settings as SimSettings
 
 from .conftest import CAPTURE_EPOCH
-from .helpers import call, content, error_code, last_seq, methods, server_for, text_of
+from .helpers import (
+    FAST_MI,
+    call,
+    content,
+    error_code,
+    last_seq,
+    methods,
+    server_for,
+    text_of,
+)
 
 
 @pytest.fixture
@@ -96,3 +110,36 @@ async def test_without_use_domain_an_aor_with_a_domain_still_finds_the_user(
     server = server_for(sim, Role.VIEWER, tmp_path)  # 3.6.8: use_domain off
     page = content(await call(server, "registrations_list", {"aor": "alice@127.0.0.1"}))
     assert [c["aor"] for c in page["contacts"]] == ["alice"]
+
+
+async def test_fleet_find_registration_names_the_aor_form_each_instance_needs(
+    tmp_path: Path,
+) -> None:
+    nodes = SimulatedCluster(
+        2,
+        "quiet",
+        seed=1,
+        clock=Clock(CAPTURE_EPOCH, frozen=True),
+        settings=SimSettings(idle_timeout=5, opensips_version="4.0.1"),
+    )
+    await nodes.start("127.0.0.1", 0)
+    try:
+        instances = tuple(
+            InstanceConfig(name=f"node{n}", mi_url=nodes.url(n)) for n in nodes.node_ids
+        )
+        settings = Settings(
+            role=Role.VIEWER,
+            instances=instances,
+            default_instance="node1",
+            audit_log=tmp_path / "audit.jsonl",
+            **{**FAST_MI, "opensips_version": "4.0.1"},
+        )
+        server = build_server(settings)
+        bare = content(await call(server, "fleet_find_registration", {"aor": "alice"}))
+        full = content(await call(server, "fleet_find_registration", {"aor": "alice@127.0.0.1"}))
+    finally:
+        await nodes.close()
+    assert bare["holders"] == []
+    assert {i["error"]["code"] for i in bare["instances"]} == {"invalid_params"}
+    assert all("alice@" in i["error"]["message"] for i in bare["instances"])
+    assert full["holders"] == ["node1", "node2"]

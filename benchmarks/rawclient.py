@@ -9,10 +9,13 @@ needs); N in flight means N connections.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
+import os
+import select
 from typing import Any
 
-__all__ = ["RawPool", "build_request"]
+__all__ = ["RawFIFO", "RawPool", "build_request"]
 
 
 def build_request(
@@ -82,3 +85,65 @@ class RawPool:
 
     async def __aexit__(self, *exc: object) -> None:
         await self.close()
+
+
+class RawFIFO:
+    """The floor of ``mi_fifo``: one reply FIFO for every call (same name), opened for
+    reading, one pre-built request written to OpenSIPS's FIFO, read to end-of-file.
+
+    No fresh name per call, no timeouts, no checks: the least a client can do per call
+    over mi_fifo, on the running event loop (the reply FIFO watched through an ``epoll``
+    set the loop watches once). 1 in flight.
+    """
+
+    def __init__(self, fifo: str, reply_dir: str, method: str = "uptime") -> None:
+        self.fifo = fifo
+        self.name = f"bench_raw_{os.getpid()}"
+        self.path = os.path.join(reply_dir, self.name)
+        body = json.dumps({"jsonrpc": "2.0", "method": method, "id": 1}, separators=(",", ":"))
+        self.request = b":%s:%s\n" % (self.name.encode(), body.encode())
+        self._fd = -1
+        self._epoll = select.epoll()
+        self._waiter: asyncio.Future[None] | None = None
+
+    async def __aenter__(self) -> RawFIFO:
+        with contextlib.suppress(FileExistsError):
+            os.mkfifo(self.path, 0o600)
+        self._fd = os.open(self.fifo, os.O_WRONLY | os.O_NONBLOCK)
+        asyncio.get_running_loop().add_reader(self._epoll.fileno(), self._wake)
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        asyncio.get_running_loop().remove_reader(self._epoll.fileno())
+        self._epoll.close()
+        os.close(self._fd)
+        os.unlink(self.path)
+
+    def _wake(self) -> None:
+        self._epoll.poll(0)
+        if self._waiter is not None and not self._waiter.done():
+            self._waiter.set_result(None)
+
+    async def exchange(self) -> bytes:
+        """One request, its whole reply (read once OpenSIPS has written: before that, a
+        FIFO no writer ever opened reads as end-of-file)."""
+        loop = asyncio.get_running_loop()
+        fd = os.open(self.path, os.O_RDONLY | os.O_NONBLOCK)
+        self._epoll.register(fd, select.EPOLLIN)
+        try:
+            os.write(self._fd, self.request)
+            chunks = []
+            while True:
+                self._waiter = loop.create_future()
+                await self._waiter
+                try:
+                    while True:
+                        chunk = os.read(fd, 65536)
+                        if not chunk:
+                            return b"".join(chunks)
+                        chunks.append(chunk)
+                except BlockingIOError:
+                    continue
+        finally:
+            self._epoll.unregister(fd)
+            os.close(fd)

@@ -17,6 +17,8 @@ ratios. Clients:
 
 * ``raw``: the floor (`benchmarks.rawclient`): a pre-built request per write on N
   kept-alive connections, no JSON, no checks, on the same event loop;
+* ``raw_fifo`` (with a FIFO): the floor of mi_fifo (`benchmarks.rawclient.RawFIFO`): one
+  reply FIFO for every call, a pre-built request, read to end-of-file, 1 in flight;
 * ``mi_http``, ``mi_fifo``, ``mi_udp``/``mi_unix``: `MIClient` over each transport, default
   settings;
 * ``opensips_package``: PyPI ``opensips`` (``OpenSIPSMI(conn="http")``, 1 in flight).
@@ -29,6 +31,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import re
@@ -42,10 +45,10 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, unquote, urlsplit
 
 from benchmarks.harness import REPO
-from benchmarks.rawclient import RawPool, build_request
+from benchmarks.rawclient import RawFIFO, RawPool, build_request
 from benchmarks.servers import LabServer
 from opensips_mcp.catalog import AccessLevel
 from opensips_mcp.mi import MIClient, MIError, MISettings
@@ -188,6 +191,19 @@ def _raw_runner(raw: RawPool, request: bytes, calls: int, in_flight: int) -> Run
     return lambda: closed_loop(call, calls, in_flight)
 
 
+def _raw_fifo(url: str) -> RawFIFO:
+    parts = urlsplit(url)
+    reply_dir = parse_qs(parts.query).get("reply_dir", ["/tmp/"])[-1]
+    return RawFIFO(unquote(parts.path), reply_dir)
+
+
+def _raw_fifo_runner(raw: RawFIFO, calls: int) -> Runner:
+    async def call(_: int) -> bytes:
+        return await raw.exchange()
+
+    return lambda: closed_loop(call, calls, 1)
+
+
 def _package_runner(url: str, calls: int) -> Runner:
     from opensips.mi import OpenSIPSMI
 
@@ -229,12 +245,17 @@ async def measure_loop(target: Target, calls: int, rounds: int) -> dict[str, Any
             await asyncio.gather(
                 *(client.call("uptime", level=AccessLevel.READ) for _ in range(64))
             )
-        async with RawPool(host, port, 1) as raw:
+        async with RawPool(host, port, 1) as raw, contextlib.AsyncExitStack() as stack:
             runners = {"raw": _raw_runner(raw, request, calls, 1)}
+            if "mi_fifo" in target.urls:  # the floor of mi_fifo itself, same loop
+                raw_fifo = await stack.enter_async_context(_raw_fifo(target.urls["mi_fifo"]))
+                runners["raw_fifo"] = _raw_fifo_runner(raw_fifo, calls)
             runners |= {name: _mi_runner(c, calls, 1) for name, c in clients.items()}
             runners["opensips_package"] = _package_runner(http, max(calls // 4, 1))
             one = await paired(runners, rounds)
         out["1"] = one.summary()
+        if "raw_fifo" in one.rates:
+            out["1"]["mi_fifo_vs_raw_fifo"] = round(one.ratio("mi_fifo", "raw_fifo"), 3)
         out["1"]["mi_http_vs_package"] = round(one.ratio("mi_http", "opensips_package"), 2)
         out["1"]["vs_mi_http"] = {
             name: round(one.ratio(name, "mi_http"), 3)
@@ -339,6 +360,13 @@ def render(report: dict[str, Any]) -> str:
                 cpu = figures["cpu_us_per_call"][name]
                 lines.append(f"| {name} | {in_flight} | {rate:,} | {ratio:.2f}x | {cpu} |")
         seq = result["sequential_5000"]
+        if "mi_fifo_vs_raw_fifo" in result["1"]:
+            lines += [
+                "",
+                f"`raw_fifo` is the floor of mi_fifo (one reply FIFO for every call, no checks): "
+                f"`mi_fifo` makes {result['1']['mi_fifo_vs_raw_fifo']:.2f}x its calls/s "
+                "(paired).",
+            ]
         lines += [
             "",
             f"5,000 sequential mi_http calls: {seq['failures']} failures, {seq['stalls']} "

@@ -661,7 +661,8 @@ class ToolCall:
             raise
         self._in_flight = None
         record.attempts, record.outcome = resp.attempts, "ok"
-        await self._report_answer(entry.name, resp.tries, resp.elapsed)
+        if resp.tries > 1 or resp.elapsed > SLOW_SECONDS:
+            await self._report_answer(entry.name, resp.tries, resp.elapsed)
         if entry.name == "version" and tracker is not None:
             tracker.observe(resp.result)
         return MIResult(

@@ -69,3 +69,16 @@ def test_fit_keeps_within_its_budget_for_nested_and_long_values() -> None:
 def test_fit_leaves_what_fits_untouched() -> None:
     answer = {"a": [1, 2, 3], "b": "x"}
     assert fit(answer, 1000) == (answer, False)
+
+
+def test_the_structured_result_is_the_execute_result_models_own_json_form() -> None:
+    from opensips_mcp.catalog import AccessLevel
+    from opensips_mcp.runtime import MIResult
+    from opensips_mcp.tools.generic import ExecuteResult, execute_result
+
+    for answer in ({"Up time": "227 [sec]"}, T_HASH_LIKE, "OK", None):
+        result = MIResult("t_hash", "t_hash", answer, AccessLevel.READ, (), 1, 0.0012345)
+        data = execute_result(result)
+        assert ExecuteResult.model_validate(data).model_dump(mode="json") == data
+        assert list(data) == list(ExecuteResult.model_fields)
+        assert data["result_bytes"] == json_bytes(answer)

@@ -45,6 +45,7 @@ class AuditLog:
         self.max_bytes = max_bytes
         self.keep = keep
         self.syslog = syslog
+        self._writer: tuple[Path, str | None, TrailWriter] | None = None
 
     @classmethod
     def for_settings(cls, settings: Settings) -> AuditLog:
@@ -60,11 +61,15 @@ class AuditLog:
     @property
     def writer(self) -> TrailWriter:
         """This process's writer of the trail (shared by every `AuditLog` of the path)."""
+        cached = self._writer
+        if cached is not None and cached[:2] == (self.path, self.syslog):
+            return cached[2]  # a path's writer lives as long as the process
         writer = writer_for(self.path, max_bytes=self.max_bytes, keep=self.keep)
         if self.syslog and not any(
             isinstance(s, SyslogSink) and s.url == self.syslog for s in writer.sinks
         ):
             writer.sinks.append(SyslogSink(self.syslog))
+        self._writer = (self.path, self.syslog, writer)
         return writer
 
     def prepare(self) -> None:

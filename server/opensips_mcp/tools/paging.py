@@ -305,13 +305,18 @@ def respond(model: BaseModel) -> CallToolResult:
     """The tool result for ``model``: structured content plus the same JSON, compact, as
     text (for clients that read only text). Raises ``internal_error`` (a bug: every tool
     bounds its output) rather than send more than :data:`RESULT_LIMIT` bytes."""
-    data = model.model_dump(mode="json", by_alias=True)
+    return respond_json(model.model_dump(mode="json", by_alias=True), type(model).__name__)
+
+
+def respond_json(data: dict[str, Any], kind: str) -> CallToolResult:
+    """:func:`respond` for structured content already in its JSON form (``data``: what
+    ``model_dump(mode="json", by_alias=True)`` of the tool's output model gives; the SDK
+    still validates it against that model before it is sent). ``kind`` names the output
+    model in the log when the result is refused."""
     text = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
     size = 2 * len(text.encode()) + 512
     if size > RESULT_LIMIT:
-        logger.error(
-            "%s result of %d bytes refused (limit %d)", type(model).__name__, size, RESULT_LIMIT
-        )
+        logger.error("%s result of %d bytes refused (limit %d)", kind, size, RESULT_LIMIT)
         raise errors.internal_error()
     return CallToolResult(content=[TextContent(type="text", text=text)], structured_content=data)
 

@@ -5,9 +5,12 @@ sends ``dispatcher:set_state`` for ``ds_set_state``, and its rules never fired b
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from opensips_sim.proxy import running_proxy, upstream_persona
+from opensips_sim.snapshot import stable
 
 from .conftest import StartSimulator
 from .rawhttp import exchange, post, rpc
@@ -49,3 +52,17 @@ async def test_a_rule_for_the_3x_name_fires_on_any_name_of_the_command(
 )
 def test_the_upstreams_version_picks_the_persona(server: str, version: str) -> None:
     assert upstream_persona({"core": {"server": server}}).version == version
+
+
+def test_the_proxys_state_leaves_out_the_link_states_that_move_by_themselves() -> None:
+    """A real clusterer probes its peers on its own timer: an absent peer went Probe ->
+    Down between two reads with no MI call (4.0.1 lab started seconds before), which the
+    read-only property took for a change made by a read."""
+
+    def scenario(link: str) -> dict[str, Any]:
+        node = {"node_id": 2, "url": "bin:127.0.0.1:5717", "link_state": link}
+        return {"clusterer": {"clusters": [{"cluster_id": 1, "nodes": [node]}]}}
+
+    assert stable(scenario("Probe")) == stable(scenario("Down"))
+    (node,) = stable(scenario("Up"))["clusterer"]["clusters"][0]["nodes"]
+    assert node == {"node_id": 2, "url": "bin:127.0.0.1:5717"}

@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import copy
 import json
 import os
 import sys
@@ -459,6 +460,9 @@ class Report:
     sequences: int = 0
     exercised: Counter[str] = field(default_factory=Counter)
     differences: dict[tuple[str, str], list[str]] = field(default_factory=lambda: defaultdict(list))
+    failure_counts: dict[tuple[str, int, str], int] = field(default_factory=dict)
+    """Dispatcher probing failure counts the last sequence's simulator ended with, by
+    (partition, set, URI): carried into the next (see :func:`with_failure_counts`)."""
 
     def add(self, command: str, kind: str, detail: str) -> None:
         """Record one difference (details of the first few are kept)."""
@@ -485,6 +489,44 @@ async def _answer_of_real(up: Upstream, body: bytes) -> Any:
     return reply.json()
 
 
+def failure_counts(sim: Simulator) -> dict[tuple[str, int, str], int]:
+    """The simulator's dispatcher probing failure counts, by (partition, set, URI)."""
+    section = sim.world.snapshot().get("dispatcher", {})
+    return {
+        (str(p["name"]), int(s["id"]), str(d["uri"])): int(d["failure_count"])
+        for p in section.get("partitions", [])
+        for s in p.get("sets", [])
+        for d in s.get("destinations", [])
+        if d.get("failure_count")
+    }
+
+
+def with_failure_counts(
+    scenario: dict[str, Any], counts: dict[tuple[str, int, str], int]
+) -> dict[str, Any]:
+    """``scenario`` with the dispatcher failure counts of the previous sequence.
+
+    A count is not readable through MI, so the snapshot has none, and the real server keeps
+    it across ``ds_set_state a``/``i`` (``_ds_set_state`` resets it only with
+    ``DS_RESET_FAIL_DST``), so the restore after a sequence leaves what the sequence's
+    ``p`` calls counted. The simulator of the previous sequence counted the same ``p``
+    calls: its counts are the server's, provided the server's were 0 when the run began (a
+    fresh lab)."""
+    if not counts or "dispatcher" not in scenario:
+        return scenario
+    section = copy.deepcopy(scenario["dispatcher"])
+    parts = section.get("partitions", [])
+    if "sets" in section:  # the scenario shorthand for the default partition
+        parts = [*parts, {"name": "default", "sets": section["sets"]}]
+    for part in parts:
+        for dset in part.get("sets", []):
+            for dest in dset.get("destinations", []):
+                key = (str(part.get("name")), int(dset["id"]), str(dest.get("uri")))
+                if key in counts:
+                    dest["failure_count"] = counts[key]
+    return scenario | {"dispatcher": section}
+
+
 async def run_sequence(
     up: Upstream,
     calls: list[Call],
@@ -497,6 +539,7 @@ async def run_sequence(
     now = await server_now(up)  # whole seconds
     scenario = await read_scenario(up, now=now)  # the simulator starts at the same "now"
     scenario = usrloc_domains(scenario, use_domain)
+    scenario = with_failure_counts(scenario, report.failure_counts)
     local = time.time()
     # on the same host, this clock is the server's to the fraction of a second it does not
     # print; the simulator's clock then moves with real time from there
@@ -518,6 +561,7 @@ async def run_sequence(
                 detail = f"{shown}: real {json.dumps(a)[:300]} | sim {json.dumps(b)[:300]}"
                 report.add(call.command, kind_of(real, mine), detail)
     finally:
+        report.failure_counts = failure_counts(sim)
         await restore(up, scenario)
     report.sequences += 1
 

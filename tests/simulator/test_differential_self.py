@@ -52,3 +52,39 @@ def test_a_simulator_and_one_started_from_its_snapshot_answer_alike(
     version = next(v for v in ("3.6.8", "3.4.18", "4.0.1") if f"impersonating {v}" in out)
     renamed = int(out.split(" sent under their")[0].rsplit("(", 1)[1])
     assert (renamed > 100) is version.startswith("4."), out  # 4.x: sent as module:name
+
+
+def test_probing_failure_counts_carry_from_one_sequence_to_the_next() -> None:
+    """A server keeps a destination's probing failure count across the run's restore
+    (``ds_set_state a``), and no MI read shows it: the next sequence's simulator starts from
+    the counts the previous one ended with, so the threshold is reached on the same ``p``
+    call on both sides (measured on real 3.4.18 and 4.0.1 labs: p p p a, then p: Probing)."""
+    import json as _json
+
+    from opensips_sim.scenarios import load
+    from opensips_sim.simulator import Simulator
+
+    uri = "sip:127.0.0.1:5081"
+
+    def set_state(sim: Simulator, state: str) -> None:
+        body = {"state": state, "group": 1, "address": uri}
+        request = _json.dumps({"jsonrpc": "2.0", "method": "ds_set_state", "params": body, "id": 1})
+        assert "result" in _json.loads(asyncio.run(sim.handle_mi(request.encode())).body)
+
+    def state_of(sim: Simulator) -> str:
+        (part,) = sim.world.snapshot()["dispatcher"]["partitions"]
+        return next(d["state"] for d in part["sets"][0]["destinations"] if d["uri"] == uri)
+
+    scenario = load("quiet")
+    first = Simulator(scenario)
+    set_state(first, "p")
+    set_state(first, "p")
+    set_state(first, "a")
+    counts = differential.failure_counts(first)
+    assert counts == {("default", 1, uri): 2}
+    carried = Simulator(differential.with_failure_counts(scenario, counts))
+    fresh = Simulator(scenario)
+    set_state(carried, "p")
+    set_state(fresh, "p")
+    assert (state_of(carried), state_of(fresh)) == ("probing", "active")
+    assert differential.with_failure_counts(scenario, {}) is scenario

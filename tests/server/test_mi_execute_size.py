@@ -82,3 +82,28 @@ def test_the_structured_result_is_the_execute_result_models_own_json_form() -> N
         assert ExecuteResult.model_validate(data).model_dump(mode="json") == data
         assert list(data) == list(ExecuteResult.model_fields)
         assert data["result_bytes"] == json_bytes(answer)
+
+
+def test_the_published_output_schema_allows_the_same_values_as_the_model() -> None:
+    from jsonschema.validators import validator_for
+
+    from opensips_mcp.tools.generic import ExecuteResult
+
+    schema = ExecuteResult.model_json_schema()
+    validator = validator_for(schema)(schema)
+    good = {
+        "command": "uptime",
+        "sent_as": "uptime",
+        "level": "read",
+        "recipe": [],
+        "result": {"Up time": "227 [sec]"},
+        "truncated": False,
+        "result_bytes": 24,
+        "notice": None,
+        "attempts": 1,
+        "elapsed_ms": 0.1,
+    }
+    assert validator.is_valid(good)
+    assert validator.is_valid({**good, "level": "admin", "notice": "cut"})
+    assert not validator.is_valid({**good, "level": "root"})
+    assert not validator.is_valid({**good, "notice": 3})

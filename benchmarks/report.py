@@ -183,7 +183,9 @@ def _e2e_calls(at_least: float) -> Callable[[Benches], Outcome]:
 
     def evaluate(benches: Benches) -> Outcome:
         rows = _e2e_rows(benches)
-        judged = [info for _, info in rows if info.get("serve_loop")]
+        judged = [
+            info for _, info in rows if info.get("serve_loop") and info.get("in_flight", 1) == 1
+        ]
         if not judged or not judged[0].get("calls_per_s"):
             return Outcome(MISSING, None, None)
         info = judged[0]
@@ -192,7 +194,9 @@ def _e2e_calls(at_least: float) -> Callable[[Benches], Outcome]:
         direct = paired.get("direct", {}).get("calls_per_s")
         floor = paired.get("sdk_floor", {}).get("calls_per_s")
         others = [
-            f"{other.get('loop')} {_num(other.get('calls_per_s'), 0)}/s"
+            f"{other.get('loop')} at {other.get('in_flight', 1)} in flight "
+            f"{_num(other.get('calls_per_s'), 0)}/s "
+            f"({other.get('fsyncs_per_call')} fsyncs/call)"
             for _, other in rows
             if other is not info
         ]
@@ -409,17 +413,19 @@ def mcp_e2e_table(benches: Benches) -> list[str]:
         "round of each baseline on the same event loop; audit log on disk, every record "
         "fsynced before the result returns):",
         "",
-        "| benchmark | loop | judged (loop `serve` uses) | calls/s | p50 ms | p99 ms "
+        "| benchmark | loop | in flight | judged (loop `serve` uses, 1 in flight) "
+        "| calls/s | p50 ms | p99 ms "
         "| direct `MIClient.call` calls/s | SDK no-op floor calls/s | ratio to the floor "
         "| fsyncs per call | audit fs | server |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for name, info in rows:
         paired = info.get("paired", {})
         direct = paired.get("direct", {}).get("calls_per_s")
         floor = paired.get("sdk_floor", {}).get("calls_per_s")
         lines.append(
-            f"| `{name}` | {info.get('loop')} | {'yes' if info.get('serve_loop') else 'no'} | "
+            f"| `{name}` | {info.get('loop')} | {info.get('in_flight', 1)} | "
+            f"{'yes' if info.get('serve_loop') and info.get('in_flight', 1) == 1 else 'no'} | "
             f"{_num(info.get('calls_per_s'), 0)} | {_num(info.get('p50_ms'), 3)} | "
             f"{_num(info.get('p99_ms'), 3)} | {_num(direct, 0)} | {_num(floor, 0)} | "
             f"{_ratio(info.get('calls_per_s'), floor)} | {info.get('fsyncs_per_call')} | "

@@ -342,13 +342,20 @@ def _new_loop(name: str) -> Callable[[], asyncio.AbstractEventLoop]:
     return asyncio.new_event_loop
 
 
-@pytest.mark.parametrize("loop_name", ["asyncio", "uvloop"])
+@pytest.mark.parametrize(
+    ("loop_name", "in_flight"),
+    [("asyncio", 1), ("uvloop", 1), ("uvloop", 8)],
+    ids=["asyncio-1", "uvloop-1", "uvloop-8"],
+)
 @pytest.mark.benchmark(group="mcp_e2e")
-def test_mcp_e2e(benchmark: Any, mi_server: MIServer, sizes: Sizes, loop_name: str) -> None:
+def test_mcp_e2e(
+    benchmark: Any, mi_server: MIServer, sizes: Sizes, loop_name: str, in_flight: int
+) -> None:
     """``mi_execute("uptime")`` through ``mcp.Client(server)`` in memory, audit log on disk
-    (every record fsynced before the result returns), 1 in flight, on ``loop_name``; each
-    round is paired with a round of direct ``MIClient.call`` and one of the SDK's no-op
-    tool, on the same loop, run just before it."""
+    (every record fsynced before the result returns), ``in_flight`` calls at a time, on
+    ``loop_name``; each round is paired with a round of direct ``MIClient.call`` and one of
+    the SDK's no-op tool, on the same loop and at the same concurrency, run just before it.
+    At 8 in flight the calls share fsyncs (group commit: fewer than 1 per call)."""
     calls, rounds = sizes.calls(E2E_CALLS), sizes.rounds(E2E_ROUNDS)
     with LoopThread(_new_loop(loop_name)) as aio, audit_dir("disk") as directory:
         server = build_server(_settings(mi_server, directory / "audit.jsonl"))
@@ -370,8 +377,8 @@ def test_mcp_e2e(benchmark: Any, mi_server: MIServer, sizes: Sizes, loop_name: s
         paired = {"direct": Samples(), "sdk_floor": Samples()}
 
         def baselines() -> None:
-            paired["direct"].add(aio.run(closed_loop(direct, calls, 1)))
-            paired["sdk_floor"].add(aio.run(closed_loop(noop, calls, 1)))
+            paired["direct"].add(aio.run(closed_loop(direct, calls, in_flight)))
+            paired["sdk_floor"].add(aio.run(closed_loop(noop, calls, in_flight)))
 
         if not benchmark.disabled:
             baselines()  # warm-up of both baselines (`measure` warms up the benchmark)
@@ -379,7 +386,7 @@ def test_mcp_e2e(benchmark: Any, mi_server: MIServer, sizes: Sizes, loop_name: s
 
         def one_round() -> Batch:
             fsyncs, stored = writer.fsyncs, writer.stored
-            batch = aio.run(closed_loop(e2e, calls, 1))
+            batch = aio.run(closed_loop(e2e, calls, in_flight))
             counts.append((writer.fsyncs - fsyncs, writer.stored - stored))
             return batch
 
@@ -393,8 +400,9 @@ def test_mcp_e2e(benchmark: Any, mi_server: MIServer, sizes: Sizes, loop_name: s
         section="mcp_e2e",
         server=mi_server.description,
         loop=loop_name,
+        in_flight=in_flight,
         serve_loop=(loop_name == "uvloop") == uvloop_available(),
-        path='mi_execute("uptime") through mcp.Client(server), in memory, 1 in flight',
+        path=f'mi_execute("uptime") through mcp.Client(server), in memory, {in_flight} in flight',
         audit="disk",
         audit_fs=fstype,
         fsyncs_per_call=round(sum(f for f, _ in measured) / samples.calls, 3),

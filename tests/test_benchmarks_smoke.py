@@ -135,6 +135,17 @@ def test_report_judges_the_end_to_end_target_on_the_serve_loop_with_the_audit_on
                     paired=paired,
                 ),
                 _bench(
+                    "test_mcp_e2e[uvloop-8]",
+                    section="mcp_e2e",
+                    loop="uvloop",
+                    in_flight=8,
+                    serve_loop=True,
+                    calls_per_s=99999.0,  # 8 in flight: not what the target judges
+                    audit_fs=fs,
+                    fsyncs_per_call=0.2,
+                    paired=paired,
+                ),
+                _bench(
                     "test_mcp_e2e[asyncio]",
                     section="mcp_e2e",
                     loop="asyncio",

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -59,16 +60,18 @@ def base_url(target: Target) -> str:
 
 
 def wire_entries(target: Target) -> list[CatalogEntry]:
-    """The commands to generate requests for (read-only ones on an external target)."""
+    """The commands to generate requests for (read-only ones on an external target), each
+    under the name the target's version answers to (4.x: ``module:name``; a bare 3.x name
+    may be ambiguous or gone there)."""
     entries = [e for e in CATALOG.entries() if e.recipes and e.name not in NEVER_SEND]
-    if not target.is_external:
-        return entries
-    entries = [e for e in entries if e.name not in BLOCKS_A_LAB]
-    return [
-        e
-        for e in entries
-        if all(expect(e.name, {n: "" for n in r.params}).is_read for r in e.recipes)
-    ]
+    if target.is_external:
+        entries = [e for e in entries if e.name not in BLOCKS_A_LAB]
+        entries = [
+            e
+            for e in entries
+            if all(expect(e.name, {n: "" for n in r.params}).is_read for r in e.recipes)
+        ]
+    return [replace(e, name=CATALOG.send_name(e)) for e in entries]
 
 
 def _unprintable_id(value: Any) -> bool:

@@ -60,12 +60,15 @@ def resolve(
     raw_params: Mapping[str, Any] | list[Any] | None,
     *,
     recipes: tuple[tuple[str, ...], ...] | None = None,
+    info: CommandInfo | None = None,
 ) -> Resolved:
     """Match ``method`` and its params to a command and recipe, or raise the real MIError.
 
     ``recipes``: the impersonated version's own recipes of ``method``, where they differ
-    from 3.6's (:attr:`opensips_sim.persona.Persona.recipes`)."""
-    info = available(method)
+    from 3.6's (:attr:`opensips_sim.persona.Persona.recipes`); ``info``: a command the
+    impersonated version has and 3.6 has not (:attr:`~opensips_sim.persona.Persona.
+    new_commands`)."""
+    info = info or available(method)
     if info is None:
         raise MIError(errors.METHOD_NOT_FOUND, "Method not found")
     if recipes is not None:

@@ -29,6 +29,11 @@ closed the same way, while headers then the whole body is answered. The simulato
 whole bodies, so it models the chunked case only: a client that writes each request in one
 piece (as ``opensips_mcp``'s MI client does) never meets the split case on loopback.
 
+Commands a version has and 3.6 has not (4.0's ``tcp:close``, ``core:profiling_proc``,
+``uac_registrant:upsert``/``delete``) are listed, reached by any of their names, their
+params checked against their recipes, and then answer "Not implemented by opensips-sim"
+(:attr:`Persona.new_commands`), as 3.6 commands without a handler do.
+
 Per-version recipes: where a version's captured recipes of a command differ from 3.6's
 (3.4's smaller dlg_send_sequential, 4.0's tcp:list ``proto``), requests are matched against
 that version's recipes (:attr:`Persona.recipes`).
@@ -46,6 +51,7 @@ from importlib import resources
 from typing import Any
 
 from .errors import METHOD_NOT_FOUND, MIError
+from .registry import CommandInfo
 
 VERSIONS = ("3.4.18", "3.6.8", "4.0.1")
 DEFAULT = "3.6.8"
@@ -82,6 +88,10 @@ class Persona:
     recipes: dict[str, tuple[tuple[str, ...], ...]] = field(default_factory=dict)
     """3.6 name -> this version's recipes, for the commands whose recipes differ from 3.6's
     (3.4's dlg_send_sequential without ``mode``, 4.0's tcp:list with ``proto``)."""
+    new_commands: dict[str, CommandInfo] = field(default_factory=dict)
+    """Commands this version offers that 3.6 has not (4.0's ``tcp:close``, ...), by their
+    full name: their recipes are checked as OpenSIPS checks them, then they answer "Not
+    implemented by opensips-sim" (no handler), as 3.6 commands without one do."""
 
     @property
     def closes_chunked_body(self) -> bool:
@@ -137,14 +147,16 @@ def persona(version: str = DEFAULT) -> Persona:
         same = {n: n for n in facts if n in facts_36}
         return Persona(version, server, sorted(live), same, recipes=_recipes(facts, same))
     to_36: dict[str, str] = {}
+    new_commands: dict[str, CommandInfo] = {}
     by_local: dict[str, list[str]] = {}
     for name, entry in live.items():
         old = next((a for a in entry.get("aliases", []) if a in facts_36), None)
         old = old or RENAMED_4X.get(name)
         if old is None and entry["local_name"] in facts_36:
             old = entry["local_name"]
-        if old is None:
-            continue  # new in 4.x: the simulator has no 3.6 handler for it
+        if old is None:  # new in 4.x: no 3.6 handler; recipes checked, then 501
+            new_commands[name] = _info(name, entry)
+            old = name
         to_36[name] = old
         by_local.setdefault(entry["local_name"], []).append(name)
     aliases = {a: to_36[n] for n, e in live.items() if n in to_36 for a in e.get("aliases", [])}
@@ -156,7 +168,22 @@ def persona(version: str = DEFAULT) -> Persona:
             ambiguous[local] = sorted(owners)
     for alias, old in aliases.items():
         to_36.setdefault(alias, old)
-    return Persona(version, server, sorted(live), to_36, ambiguous, _recipes(live, to_36))
+    return Persona(
+        version, server, sorted(live), to_36, ambiguous, _recipes(live, to_36), new_commands
+    )
+
+
+def _info(name: str, entry: Mapping[str, Any]) -> CommandInfo:
+    """A command new in this version, from its captured facts."""
+    flags = str(entry.get("flags") or "")
+    return CommandInfo(
+        name=name,
+        module=str(entry["module"]),
+        recipes=tuple(tuple(r) for r in entry["recipes"]),
+        help=str(entry.get("help", "")),
+        seen_live=True,
+        flags=tuple(flags.split("|")) if flags else (),
+    )
 
 
 def _recipes(

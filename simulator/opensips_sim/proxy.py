@@ -119,7 +119,10 @@ class ProxySimulator(Simulator):
         if jsonrpc.envelope_error(request) is None:
             with contextlib.suppress(MIError):
                 resolved = dispatch.resolve(
-                    method, request.params, recipes=self.persona.recipes.get(method)
+                    method,
+                    request.params,
+                    recipes=self.persona.recipes.get(method),
+                    info=self.persona.new_commands.get(method),
                 )
                 entry["recipe"] = list(resolved.recipe)
                 # the simulator knows the level of the commands it implements; of the

@@ -201,7 +201,10 @@ class Simulator:
             elif offered is not None and method not in offered:
                 raise MIError(METHOD_NOT_FOUND, "Method not found")  # a snapshot's `which`
             resolved = dispatch.resolve(
-                method, request.params, recipes=self.persona.recipes.get(method)
+                method,
+                request.params,
+                recipes=self.persona.recipes.get(method),
+                info=self.persona.new_commands.get(method),
             )
             entry["recipe"] = list(resolved.recipe)
             entry["level"] = resolved.level

@@ -45,3 +45,18 @@ def test_only_the_commands_whose_recipes_differ_are_overridden() -> None:
     assert persona("3.6.8").recipes == {}
     assert set(persona("4.0.1").recipes) == {"list_tcp_conns"}
     assert "dlg_send_sequential" in persona("3.4.18").recipes
+
+
+@pytest.mark.parametrize("method", ["tcp:close", "close"])
+def test_a_command_new_in_4x_checks_its_recipes_then_is_not_implemented(method: str) -> None:
+    """4.0's tcp:close (3.6 has none): listed by ``which``, reached by its full and its
+    unique local name, params checked like any command's, then 501 (no handler), never
+    ``Method not found`` as it answered before (the wire property found it)."""
+    sim = simulator("4.0.1")
+    assert "tcp:close" in ask(sim, "which")["result"]
+    bad = ask(sim, method, {"zz_nope": 1})["error"]
+    assert (bad["code"], bad["data"]) == (-32602, NAMES_DO_NOT_MATCH)
+    assert ask(sim, method, {"ipport": "127.0.0.1:5060"})["error"]["code"] == 501
+    assert ask(simulator("3.6.8"), "tcp:close", {"ipport": "127.0.0.1:5060"})["error"]["code"] == (
+        -32601
+    )

@@ -11,9 +11,12 @@ from __future__ import annotations
 
 import asyncio
 import errno
+import gc
 import json
 import os
 import shutil
+import subprocess
+import sys
 import tempfile
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -254,3 +257,37 @@ async def test_reply_written_in_pieces_is_read_whole(
 
     assert resp.result == big
     assert len(list(fake.server.reply_dir.iterdir())) == 1  # whole: kept
+
+
+def test_kept_fifos_of_a_transport_never_closed_go_when_it_is_collected(
+    directory: Path,
+) -> None:
+    replies = fifo_module.ReplyFIFOs(str(directory) + "/", keep=2)
+    taken = [replies.take()[1] for _ in range(2)]
+    for path in taken:
+        replies.give_back(path)
+    assert sorted(p.name for p in directory.iterdir()) == sorted(Path(p).name for p in taken)
+
+    del replies
+    gc.collect()
+
+    assert list(directory.iterdir()) == []
+
+
+def test_kept_fifos_of_a_transport_never_closed_go_at_interpreter_exit(directory: Path) -> None:
+    program = (
+        "import sys\n"
+        "from opensips_mcp.mi.fifo import ReplyFIFOs\n"
+        "replies = ReplyFIFOs(sys.argv[1], keep=1)\n"
+        "replies.give_back(replies.take()[1])\n"
+        "print(len(replies.kept))\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", program, str(directory) + "/"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "1"
+    assert list(directory.iterdir()) == []

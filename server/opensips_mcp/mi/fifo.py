@@ -20,8 +20,9 @@ write): a reply OpenSIPS might still try to send under an old name finds nothing
 (``ENOENT``), and while no call holds a FIFO open nobody can open it for writing
 (``ENXIO``), so no reply addressed to one call can reach another. A FIFO whose call
 failed in any way (timeout, deadline, cancelled, malformed or foreign reply, error) is
-removed at once, never reused. `close` removes the kept ones. Point ``reply_dir`` at a
-directory only this service and OpenSIPS can enter
+removed at once, never reused. `close` removes the kept ones (so do the transport's
+garbage collection and the interpreter's exit, if it was never closed). Point
+``reply_dir`` at a directory only this service and OpenSIPS can enter
 (``modparam("mi_fifo", "reply_dir", "/run/opensips-mcp/")``) to keep the replies private.
 
 Waiting for replies: on Linux the reply FIFOs are watched through one ``epoll`` set of the
@@ -50,6 +51,7 @@ import errno
 import os
 import secrets
 import select
+import weakref
 from collections.abc import Callable
 from urllib.parse import parse_qs, unquote, urlsplit
 
@@ -267,6 +269,8 @@ class ReplyFIFOs:
         self._keep = keep
         self._idle: list[str] = []
         self._closed = False
+        # Kept FIFOs of a transport never closed go when it is collected or at exit.
+        self._finalizer = weakref.finalize(self, _remove_all, self._idle)
 
     def take(self) -> tuple[str, str]:
         """A reply FIFO for one call: ``(name, path)``; raises `OSError` if none can be had."""
@@ -304,8 +308,13 @@ class ReplyFIFOs:
     def close(self) -> None:
         """Remove every kept FIFO; later `give_back` calls remove theirs."""
         self._closed = True
-        while self._idle:
-            self.remove(self._idle.pop())
+        self._finalizer()
+
+
+def _remove_all(paths: list[str]) -> None:
+    while paths:
+        with contextlib.suppress(OSError):
+            os.unlink(paths.pop())
 
 
 class ReadWatcher:

@@ -291,3 +291,19 @@ def test_kept_fifos_of_a_transport_never_closed_go_at_interpreter_exit(directory
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == "1"
     assert list(directory.iterdir()) == []
+
+
+def test_a_forked_child_leaving_does_not_remove_its_parents_fifos(directory: Path) -> None:
+    replies = fifo_module.ReplyFIFOs(str(directory) + "/", keep=1)
+    replies.give_back(replies.take()[1])
+    pid = os.fork()
+    if pid == 0:  # the child: run the finalizer as its exit would, and leave
+        try:
+            replies._finalizer()
+        finally:
+            os._exit(0)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    assert len(list(directory.iterdir())) == 1
+    replies.close()
+    assert list(directory.iterdir()) == []

@@ -270,7 +270,7 @@ class ReplyFIFOs:
         self._idle: list[str] = []
         self._closed = False
         # Kept FIFOs of a transport never closed go when it is collected or at exit.
-        self._finalizer = weakref.finalize(self, _remove_all, self._idle)
+        self._finalizer = weakref.finalize(self, _remove_all, self._idle, os.getpid())
 
     def take(self) -> tuple[str, str]:
         """A reply FIFO for one call: ``(name, path)``; raises `OSError` if none can be had."""
@@ -311,7 +311,9 @@ class ReplyFIFOs:
         self._finalizer()
 
 
-def _remove_all(paths: list[str]) -> None:
+def _remove_all(paths: list[str], owner: int) -> None:
+    if os.getpid() != owner:
+        return  # a forked child leaving: the FIFOs are its parent's
     while paths:
         with contextlib.suppress(OSError):
             os.unlink(paths.pop())

@@ -126,7 +126,10 @@ class Walker:
 def walker(loop_thread: LoopThread, large_sim: SimProcess) -> Iterator[Walker]:
     """A server in this process, started, its audit log on tmpfs."""
     with audit_dir("tmpfs") as directory:
-        server = build_server(_settings(large_sim, directory / "audit.jsonl"))
+        # page time is measured, not the viewer's MI-time budget (20 s/min), which the
+        # rounds over 50,000 dialogs would use up and turn into over_budget refusals
+        settings = _settings(large_sim, directory / "audit.jsonl", mi_viewer_budget=0.0)
+        server = build_server(settings)
         loop_thread.enter(started(server.runtime))
         yield Walker(loop_thread, server)
         loop_thread.release()

@@ -88,6 +88,7 @@ from opensips_mcp.catalog import (
     Catalog,
     CatalogEntry,
     CatalogError,
+    NotInVersion,
     Resolution,
 )
 from opensips_mcp.catalog.costs import Cost, CostModel, load_costs
@@ -567,6 +568,15 @@ class ToolCall:
         its preparatory reads.
         """
         resolution = self.resolve(command, params, catalog=catalog, known=known)
+        self._gate(resolution, params)
+        return resolution
+
+    def _permits(self, resolution: Resolution) -> bool:
+        entry, recipe = resolution.entry, resolution.recipe
+        return decide(self.principal, entry.name, recipe.params, resolution.level).allowed
+
+    def _gate(self, resolution: Resolution, params: MIParams) -> None:
+        """Record and raise the refusal of ``resolution`` when the principal may not run it."""
         decision = decide(
             self.principal, resolution.entry.name, resolution.recipe.params, resolution.level
         )
@@ -581,7 +591,30 @@ class ToolCall:
                 )
             )
             raise errors.denied(decision)
-        return resolution
+
+    async def _refuse_if_version_lacks(
+        self, command: str, params: MIParams, resolution: Resolution
+    ) -> None:
+        """Raise ``not_in_version`` when the server's version lacks the command, whoever
+        asks: no role could run it there, so that is the refusal worth reading. Only for a
+        command some catalogued version lacks, and learning the version may send
+        ``version`` (a read); the command itself is never sent. If the version cannot be
+        learnt, nothing is raised (the caller's refusal stands)."""
+        entry = resolution.entry
+        if entry.live_only or self.instance.versions is None:
+            return
+        if all(entry.exists_in(v) for v in self.runtime.catalog.versions):
+            return  # every version has it: the denial stands, and nothing is asked
+        learnt = await self.runtime.server_version(self)
+        if learnt.assumed:
+            return  # the server's version is not known: no claim about what it lacks
+        view = learnt.catalog
+        try:
+            view.resolve(command, params)
+        except NotInVersion:
+            self.resolve(command, params, catalog=view, known=resolution)  # records, raises
+        except CatalogError:
+            return  # another refusal (a recipe this version lacks...): the denial stands
 
     async def mi(self, command: str, params: MIParams = None) -> MIResult:
         """Resolve, gate, send and return one MI command (see the module docstring)."""
@@ -594,9 +627,13 @@ class ToolCall:
             # it worth asking the server whether it offers one.
             await self.runtime._fetch_live(self)
         # Gate first with every version's catalog (a recipe has one level in all versions),
-        # so a refused call sends nothing at all; then the server's version decides whether
-        # it has the command and recipe, and the name to send.
-        resolution = self.check(command, params)
+        # so a refused call is never sent; a refused command the server's version lacks is
+        # refused as such (learning the version may send `version`). Then the server's
+        # version decides whether it has the command and recipe, and the name to send.
+        resolution = self.resolve(command, params)
+        if not self._permits(resolution):
+            await self._refuse_if_version_lacks(command, params, resolution)
+        self._gate(resolution, params)
         entry = resolution.entry
         wire = entry.name
         tracker = self.instance.versions

@@ -70,9 +70,12 @@ async def test_a_viewer_reads_under_any_name_on_every_version(
         assert result.structured_content["sent_as"] == wire
 
 
+@pytest.mark.parametrize("role", [Role.ADMIN, Role.VIEWER])
 async def test_a_command_the_version_lacks_is_refused_unsent(
-    sim: tuple[Simulator, str], tmp_path: Path
+    sim: tuple[Simulator, str], tmp_path: Path, role: Role
 ) -> None:
+    """Whoever asks: a viewer below the command's level is told the version lacks it too
+    (no role could run it there), and only the version look-up reaches the server."""
     simulator, url = sim
     lacking: dict[str, tuple[str, dict[str, Any]]] = {
         "3.4.18": ("dlg_set_profile", {"dlg_id": "1", "profile": "inbound"}),
@@ -81,7 +84,7 @@ async def test_a_command_the_version_lacks_is_refused_unsent(
                                        "refresh_type": 0}),
     }  # fmt: skip
     command, params = lacking[simulator.persona.version]
-    async with Client(server_for(url, Role.ADMIN, tmp_path)) as client:
+    async with Client(server_for(url, role, tmp_path)) as client:
         result = await client.call_tool("mi_execute", {"command": command, "params": params})
     assert error_code(result) == "not_in_version"
     assert sent(simulator) == ["version"]

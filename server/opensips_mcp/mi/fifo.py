@@ -56,7 +56,14 @@ from collections.abc import Callable
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from opensips_mcp.mi.settings import MISettings
-from opensips_mcp.mi.transport import Answer, AttemptFailed, Slots, decode_or_fail, take_slot
+from opensips_mcp.mi.transport import (
+    Answer,
+    AttemptFailed,
+    ExpiryWatch,
+    Slots,
+    decode_or_fail,
+    take_slot,
+)
 
 __all__ = ["MAX_FIFO_REQUEST", "FIFOTransport"]
 
@@ -99,8 +106,7 @@ class FIFOTransport:
         self._replies = ReplyFIFOs(self._reply_dir, keep=settings.max_in_flight)
         self._watcher = ReadWatcher()
         self._reading: set[_Reply] = set()
-        self._watch: asyncio.TimerHandle | None = None
-        self._watch_at = 0.0
+        self._watch = ExpiryWatch(self._reading, settings.read_timeout)
         self._fd: int | None = None  # write end of OpenSIPS's FIFO, kept open
         self._closed = False
 
@@ -111,9 +117,8 @@ class FIFOTransport:
         self._close_fifo()
         self._replies.close()
         self._watcher.close()
-        if self._watch is not None and not self._reading:
-            self._watch.cancel()
-            self._watch = None
+        if not self._reading:
+            self._watch.stop()
 
     def _close_fifo(self) -> None:
         if self._fd is not None:
@@ -175,8 +180,7 @@ class FIFOTransport:
             reading.add(reply)
             try:
                 expiry = min(reply.last + self._settings.read_timeout, deadline)
-                if self._watch is None or expiry < self._watch_at:
-                    self._arm(loop, expiry)
+                self._watch.expect(loop, expiry)
                 await reply.done
             finally:
                 reading.discard(reply)
@@ -184,30 +188,6 @@ class FIFOTransport:
         finally:
             os.close(fd)
         return b"".join(reply.chunks)
-
-    def _arm(self, loop: asyncio.AbstractEventLoop, when: float) -> None:
-        if self._watch is not None:
-            self._watch.cancel()
-        self._watch = loop.call_at(when, self._on_watch, loop)
-        self._watch_at = when
-
-    def _on_watch(self, loop: asyncio.AbstractEventLoop) -> None:
-        """The one timer of all replies awaited: fail the late ones, re-arm for the rest.
-
-        Cheaper than a timer per call (above all on uvloop: a libuv handle each); exact
-        all the same, as it is armed for the earliest expiry (`_read` re-arms it when a
-        new read expires sooner).
-        """
-        self._watch = None
-        now = loop.time()
-        read_timeout = self._settings.read_timeout
-        earliest: float | None = None
-        for reply in list(self._reading):
-            when = reply.expiry(read_timeout, now)
-            if when is not None and (earliest is None or when < earliest):
-                earliest = when
-        if earliest is not None:
-            self._arm(loop, earliest)
 
     async def _write(self, loop: asyncio.AbstractEventLoop, data: bytes, deadline: float) -> None:
         """Write ``data`` in one write; raise `AttemptFailed` (not sent) if it cannot go."""
@@ -394,7 +374,7 @@ class _Reply:
     """One call's reply FIFO being read to end-of-file; the request has been sent.
 
     ``read_timeout`` runs from the write, then from the last chunk; the transport's one
-    timer (`FIFOTransport._on_watch`) fails the reads that ran out of time.
+    timer (`ExpiryWatch`) fails the reads that ran out of time.
     """
 
     __slots__ = ("chunks", "deadline", "done", "fd", "last", "loop", "watcher")

@@ -36,6 +36,7 @@ from opensips_mcp.mi.settings import MISettings
 from opensips_mcp.mi.transport import (
     Answer,
     AttemptFailed,
+    ExpiryWatch,
     Slots,
     StatusAnswer,
     decode_or_fail,
@@ -119,7 +120,7 @@ class _Connection(asyncio.Protocol):
     def start(self, data: bytes, deadline: float) -> asyncio.Future[bytes | StatusAnswer]:
         """Write one request (one write) and return the future of its reply.
 
-        Its time limits are watched by `HTTPTransport._watch` (one timer for all).
+        Its time limits are watched by `ExpiryWatch` (one timer for all).
         """
         assert self.transport is not None
         waiter: asyncio.Future[bytes | StatusAnswer] = self.loop.create_future()
@@ -210,16 +211,13 @@ class HTTPTransport:
         self._idle: deque[_Connection] = deque()
         self._busy: set[_Connection] = set()
         self._closed = False
-        self._watch: asyncio.TimerHandle | None = None
-        self._watch_at = 0.0
+        self._watch = ExpiryWatch(self._busy, settings.read_timeout)
         self._resolved: tuple[socket.AddressFamily, tuple[Any, ...]] | None = None
 
     async def close(self) -> None:
         """Close every connection. Later sends raise `RuntimeError`."""
         self._closed = True
-        if self._watch is not None:
-            self._watch.cancel()
-            self._watch = None
+        self._watch.stop()
         for conn in (*self._idle, *self._busy):
             conn.close()
         self._idle.clear()
@@ -242,8 +240,7 @@ class HTTPTransport:
             try:
                 waiter = conn.start(data, deadline)  # sent
                 expiry = min(conn.last_data + self._settings.read_timeout, deadline)
-                if self._watch is None or expiry < self._watch_at:
-                    self._arm(loop, expiry)
+                self._watch.expect(loop, expiry)
                 try:
                     reply = await waiter
                 except asyncio.CancelledError:
@@ -267,29 +264,6 @@ class HTTPTransport:
             conn.idle_since = conn.last_data
             self._idle.append(conn)
         return answer
-
-    def _arm(self, loop: asyncio.AbstractEventLoop, when: float) -> None:
-        if self._watch is not None:
-            self._watch.cancel()
-        self._watch = loop.call_at(when, self._on_watch, loop)
-        self._watch_at = when
-
-    def _on_watch(self, loop: asyncio.AbstractEventLoop) -> None:
-        """The one timer of all requests in flight: fail the late ones, re-arm for the rest.
-
-        Cheaper than a timer per request; exact all the same, as it is armed for the
-        earliest expiry (`_exchange` re-arms it when a new request expires sooner).
-        """
-        self._watch = None
-        now = loop.time()
-        read_timeout = self._settings.read_timeout
-        earliest: float | None = None
-        for conn in list(self._busy):
-            when = conn.expiry(read_timeout, now)
-            if when is not None and (earliest is None or when < earliest):
-                earliest = when
-        if earliest is not None:
-            self._arm(loop, earliest)
 
     def _take_idle(self, now: float) -> _Connection | None:
         idle = self._idle

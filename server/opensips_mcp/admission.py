@@ -177,15 +177,18 @@ class FairQueue:
         heavy: str | None = None,
         metered: bool = False,
         estimate: float = 0.0,
+        rate: float | None = None,
+        burst: int | None = None,
     ) -> AsyncIterator[None]:
         """Wait for this principal's turn, hold one in-flight slot, then release it.
 
         ``heavy``: the command's name when the cost model calls it heavy (one at a time).
         ``metered``: charge this principal's budget; ``estimate``: the call's expected MI
-        seconds, checked against the rest of the budget. Raises an `AdmissionError`
-        subclass before anything is sent.
+        seconds, checked against the rest of the budget. ``rate``, ``burst``: this
+        principal's own rate limit (its token's), else the settings'. Raises an
+        `AdmissionError` subclass before anything is sent.
         """
-        self._take_token(principal)
+        self._take_token(principal, rate, burst)
         if metered:
             self._check_budget(principal, estimate)
         if heavy is not None:
@@ -257,12 +260,13 @@ class FairQueue:
 
     # --- internals -----------------------------------------------------------------------
 
-    def _take_token(self, principal: str) -> None:
-        rate = self.settings.rate
+    def _take_token(self, principal: str, rate: float | None, size: int | None) -> None:
+        if rate is None:
+            rate = self.settings.rate
         if rate <= 0:
             return
         now = self._clock()
-        burst = float(self.settings.burst)
+        burst = float(self.settings.burst if size is None else size)
         bucket = self._buckets.get(principal)
         if bucket is None:
             bucket = self._buckets[principal] = _Bucket(burst, now)

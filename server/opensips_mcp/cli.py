@@ -296,6 +296,22 @@ def build_parser() -> argparse.ArgumentParser:
         choices=[r.value for r in Role],
         help="what the token may do: viewer, operator or admin",
     )
+    add.add_argument(
+        "--mi-rate",
+        dest="mi_rate",
+        type=float,
+        default=None,
+        metavar="N",
+        help="this token's own MI calls per second (0: no limit; default: the server's mi_rate)",
+    )
+    add.add_argument(
+        "--mi-rate-burst",
+        dest="mi_rate_burst",
+        type=int,
+        default=None,
+        metavar="B",
+        help="this token's own bucket size (needs --mi-rate; default: mi_rate_burst)",
+    )
     lst = token_sub.add_parser(
         "list",
         help="list token names and roles (never secrets)",
@@ -421,7 +437,13 @@ def _token(args: argparse.Namespace) -> int:
     path = settings.tokens_file
     try:
         if args.token_command == "add":
-            token = add_token(path, args.name, Role(args.role))
+            token = add_token(
+                path,
+                args.name,
+                Role(args.role),
+                mi_rate=args.mi_rate,
+                mi_rate_burst=args.mi_rate_burst,
+            )
             print(token)
             print(
                 f"Token for '{args.name}' ({args.role}) stored as a hash in {path}. "

@@ -66,6 +66,11 @@ class Principal:
 
     name: str
     role: Role
+    mi_rate: float | None = None
+    """This principal's own MI calls per second (its token's ``mi_rate``; ``0``: no
+    limit); ``None``: the server's ``mi_rate``."""
+    mi_rate_burst: int | None = None
+    """This principal's own bucket size; ``None``: the server's ``mi_rate_burst``."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -359,7 +359,7 @@ class Runtime:
         principal = principal_from_access_token(access)
         if principal is None:
             return Principal(access.client_id, Role.VIEWER)
-        return Principal(principal.name, self.settings.cap(principal.role))
+        return replace(principal, role=self.settings.cap(principal.role))
 
     def tool_call(
         self, ctx: Context[Any, Any] | None, tool: str, *, instance: str | None = None
@@ -439,9 +439,12 @@ class Runtime:
             record = CallRecord("which", None, AccessLevel.READ.value, "allow", internal=True)
             if call is not None:
                 call.record.calls.append(record)
-            principal = call.principal.name if call is not None else "internal"
+            who = call.principal if call is not None else None
+            principal = who.name if who is not None else "internal"
+            rate = who.mi_rate if who is not None else None
+            burst = who.mi_rate_burst if who is not None else None
             try:
-                async with instance.admission.admit(principal):
+                async with instance.admission.admit(principal, rate=rate, burst=burst):
                     resp = await instance.mi.call("which", None, level=AccessLevel.READ)
             except AdmissionError as exc:
                 record.outcome = "error"
@@ -487,7 +490,7 @@ class ToolCall:
         )
         self._instance_error = None if self._instance is not None else instance
         if self._instance is not None:
-            principal = Principal(principal.name, self._instance.config.cap(principal.role))
+            principal = replace(principal, role=self._instance.config.cap(principal.role))
         self.principal = principal
         self.ctx = ctx
         self._confirmed: set[str] = set()
@@ -676,6 +679,8 @@ class ToolCall:
                 heavy=entry.name if heavy else None,
                 metered=self.principal.role is Role.VIEWER,
                 estimate=cost.seconds if cost is not None else 0.0,
+                rate=self.principal.mi_rate,
+                burst=self.principal.mi_rate_burst,
             ):
                 resp = await client.call(wire, params, level=resolution.level)
         except AdmissionError as exc:
@@ -829,7 +834,10 @@ class ToolCall:
             if entry is not None:
                 wire = (await self.runtime.server_version(self)).catalog.send_name(entry)
             sent = dict(params) if params is not None else None
-            async with self.instance.admission.admit(self.principal.name):
+            who = self.principal
+            async with self.instance.admission.admit(
+                who.name, rate=who.mi_rate, burst=who.mi_rate_burst
+            ):
                 resp = await self.instance.mi.call(wire, sent, level=AccessLevel.READ)
         except AdmissionError:
             record.outcome = "error"

@@ -7,8 +7,11 @@ The tokens file is TOML and holds only hashes::
     role = "operator"              # viewer | operator | admin
     sha256 = "9f86d081..."         # hex SHA-256 of the token
     created = "2026-11-26T10:42:44Z"
+    mi_rate = 5                    # optional: this token's MI calls per second (0: none)
+    mi_rate_burst = 10             # optional: its bucket size (needs mi_rate)
 
-``opensips-mcp token add NAME --role R`` creates a token with
+Without ``mi_rate`` a token gets the server's ``mi_rate`` / ``mi_rate_burst``.
+``opensips-mcp token add NAME --role R [--mi-rate N [--mi-rate-burst B]]`` creates a token with
 ``secrets.token_urlsafe(32)`` (256 random bits), prints it once and stores its hash.
 
 Why a plain SHA-256 and no salt: salts and slow hashes protect low-entropy secrets
@@ -54,6 +57,10 @@ class TokenEntry:
     role: Role
     sha256: str
     created: str = ""
+    mi_rate: float | None = None
+    """This token's MI calls per second (``0``: no limit); ``None``: the server's."""
+    mi_rate_burst: int | None = None
+    """This token's bucket size; ``None``: the server's ``mi_rate_burst``."""
 
 
 def hash_token(token: str) -> str:
@@ -93,8 +100,24 @@ def load_tokens(path: Path) -> tuple[TokenEntry, ...]:
         if not isinstance(digest, str) or not _HEX64.match(digest):
             raise TokenFileError(f"{where} ({name}): 'sha256' must be 64 lowercase hex digits")
         created = item.get("created", "")
-        entries.append(TokenEntry(name, Role(role), digest, str(created)))
+        rate, burst = _rate_limit(item, f"{where} ({name})")
+        entries.append(TokenEntry(name, Role(role), digest, str(created), rate, burst))
     return tuple(entries)
+
+
+def _rate_limit(item: dict[str, object], where: str) -> tuple[float | None, int | None]:
+    """A token's own ``mi_rate`` and ``mi_rate_burst``, checked; ``None`` where unset."""
+    rate, burst = item.get("mi_rate"), item.get("mi_rate_burst")
+    if rate is not None and (
+        isinstance(rate, bool) or not isinstance(rate, int | float) or not rate >= 0
+    ):
+        raise TokenFileError(f"{where}: 'mi_rate' must be a number >= 0 (0: no limit)")
+    if burst is not None:
+        if isinstance(burst, bool) or not isinstance(burst, int) or burst < 1:
+            raise TokenFileError(f"{where}: 'mi_rate_burst' must be an integer >= 1")
+        if rate is None:
+            raise TokenFileError(f"{where}: 'mi_rate_burst' needs 'mi_rate'")
+    return (float(rate) if rate is not None else None), burst
 
 
 def _toml_string(value: str) -> str:
@@ -116,6 +139,10 @@ def _render(entries: Sequence[TokenEntry]) -> str:
             f"sha256 = {_toml_string(entry.sha256)}",
             f"created = {_toml_string(entry.created)}",
         ]
+        if entry.mi_rate is not None:
+            lines.append(f"mi_rate = {entry.mi_rate!r}")
+        if entry.mi_rate_burst is not None:
+            lines.append(f"mi_rate_burst = {entry.mi_rate_burst}")
     return "\n".join(lines) + "\n"
 
 
@@ -135,8 +162,18 @@ def save_tokens(path: Path, entries: Sequence[TokenEntry]) -> None:
         raise
 
 
-def add_token(path: Path, name: str, role: Role) -> str:
-    """Create a token for ``name``, store its hash, and return the token (shown once)."""
+def add_token(
+    path: Path,
+    name: str,
+    role: Role,
+    *,
+    mi_rate: float | None = None,
+    mi_rate_burst: int | None = None,
+) -> str:
+    """Create a token for ``name``, store its hash, and return the token (shown once).
+
+    ``mi_rate``, ``mi_rate_burst``: the token's own rate limit (else the server's)."""
+    _rate_limit({"mi_rate": mi_rate, "mi_rate_burst": mi_rate_burst}, f"the token '{name}'")
     if not NAME_PATTERN.match(name):
         raise TokenFileError(
             f"the token name '{name}' is not allowed: use letters, digits, '_', '.', '@', '-'"
@@ -149,7 +186,7 @@ def add_token(path: Path, name: str, role: Role) -> str:
         )
     token = secrets.token_urlsafe(32)
     created = utc_now().replace(microsecond=0).isoformat().replace("+00:00", "Z")
-    entries.append(TokenEntry(name, role, hash_token(token), created))
+    entries.append(TokenEntry(name, role, hash_token(token), created, mi_rate, mi_rate_burst))
     save_tokens(path, entries)
     return token
 
@@ -183,6 +220,8 @@ class TokenStore:
 
 
 ROLE_CLAIM = "opensips_mcp_role"
+RATE_CLAIM = "opensips_mcp_mi_rate"
+"""The token's own rate limit, ``[rate, burst or None]``, when its entry sets one."""
 
 
 class StoreTokenVerifier:
@@ -205,8 +244,15 @@ class StoreTokenVerifier:
             client_id=entry.name,
             subject=entry.name,
             scopes=[entry.role.value],
-            claims={ROLE_CLAIM: entry.role.value},
+            claims=_claims(entry),
         )
+
+
+def _claims(entry: TokenEntry) -> dict[str, object]:
+    claims: dict[str, object] = {ROLE_CLAIM: entry.role.value}
+    if entry.mi_rate is not None:
+        claims[RATE_CLAIM] = [entry.mi_rate, entry.mi_rate_burst]
+    return claims
 
 
 def principal_from_access_token(access: AccessToken) -> Principal | None:
@@ -214,4 +260,6 @@ def principal_from_access_token(access: AccessToken) -> Principal | None:
     role = (access.claims or {}).get(ROLE_CLAIM)
     if role not in {r.value for r in Role}:
         return None
-    return Principal(name=access.client_id, role=Role(role))
+    limit = (access.claims or {}).get(RATE_CLAIM)
+    rate, burst = limit if isinstance(limit, list) and len(limit) == 2 else (None, None)
+    return Principal(name=access.client_id, role=Role(role), mi_rate=rate, mi_rate_burst=burst)

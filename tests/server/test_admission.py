@@ -189,6 +189,31 @@ async def test_the_rate_limit_refuses_beyond_the_burst_and_refills_over_time() -
         pass
 
 
+async def test_a_principal_s_own_rate_limit_overrides_the_server_s() -> None:
+    clock = FakeClock()
+    queue = FairQueue(AdmissionSettings(rate=0.0, burst=10), clock=clock)  # none for all
+    async with queue.admit("limited", rate=1.0, burst=1):
+        pass
+    with pytest.raises(RateLimited) as caught:
+        async with queue.admit("limited", rate=1.0, burst=1):
+            pass
+    for _ in range(20):  # the others keep the server's setting: no limit
+        async with queue.admit("free"):
+            pass
+    assert caught.value.rate == 1.0
+    assert caught.value.retry_after == pytest.approx(1.0)
+
+    strict = FairQueue(AdmissionSettings(rate=1.0, burst=1), clock=clock)
+    for _ in range(20):  # an override of 0 lifts the server's limit for that principal
+        async with strict.admit("exempt", rate=0.0):
+            pass
+    async with strict.admit("plain"):
+        pass
+    with pytest.raises(RateLimited):
+        async with strict.admit("plain"):
+            pass
+
+
 async def test_a_metered_principal_is_refused_once_its_budget_per_minute_is_used() -> None:
     clock = FakeClock()
     queue = FairQueue(AdmissionSettings(budget=10.0), clock=clock)

@@ -49,6 +49,8 @@ async def http_server(fake_mi: FakeMI, tmp_path: Path) -> AsyncIterator[Running]
     """The HTTP server in-process on 127.0.0.1 (port 0), with one token per role."""
     tokens_file = tmp_path / "tokens.toml"
     tokens = {role.value: add_token(tokens_file, f"{role.value}-1", role) for role in Role}
+    # a viewer token with its own rate limit: one call, then (practically) no refill
+    tokens["bot"] = add_token(tokens_file, "bot", Role.VIEWER, mi_rate=0.001, mi_rate_burst=1)
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.bind(("127.0.0.1", 0))
     sock.listen(64)
@@ -171,6 +173,21 @@ async def test_each_token_sees_tools_hinted_for_its_own_role_in_one_process(
             seen[role] = tools["mi_execute"].annotations
     assert (seen["viewer"].read_only_hint, seen["viewer"].destructive_hint) == (True, False)
     assert (seen["admin"].read_only_hint, seen["admin"].destructive_hint) == (False, True)
+
+
+async def test_a_token_s_own_rate_limit_applies_to_it_alone(
+    http_server: Running, fake_mi: FakeMI
+) -> None:
+    uptime = {"command": "uptime"}
+    async with asyncio.timeout(20), mcp_client(http_server.url, http_server.tokens["bot"]) as c:
+        first = await c.call_tool("mi_execute", uptime)
+        second = await c.call_tool("mi_execute", uptime)
+    async with asyncio.timeout(20), mcp_client(http_server.url, http_server.tokens["viewer"]) as c:
+        others = [await c.call_tool("mi_execute", uptime) for _ in range(3)]
+    assert not first.is_error
+    assert error_code(second) == "rate_limited"
+    assert not any(r.is_error for r in others)  # the server's setting: no limit
+    assert fake_mi.count("uptime") == 4  # the refused call sent nothing
 
 
 def test_refuses_to_start_on_a_public_address_without_tokens(tmp_path: Path) -> None:

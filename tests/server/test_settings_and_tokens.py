@@ -220,3 +220,35 @@ async def test_verifier_accepts_known_tokens_only_and_never_keeps_the_secret(
     assert principal_from_access_token(bob_access) == Principal("bob", Role.VIEWER)
     assert await verifier.verify_token(alice + "x") is None
     assert await verifier.verify_token("") is None
+
+
+async def test_a_token_s_own_rate_limit_is_stored_and_reaches_its_principal(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "tokens.toml"
+    bot = add_token(path, "bot", Role.VIEWER, mi_rate=2, mi_rate_burst=3)
+    human = add_token(path, "human", Role.VIEWER)
+    add_token(path, "other", Role.VIEWER)  # rewriting the file keeps bot's limit
+    entries = {e.name: e for e in load_tokens(path)}
+    assert (entries["bot"].mi_rate, entries["bot"].mi_rate_burst) == (2.0, 3)
+    assert (entries["human"].mi_rate, entries["human"].mi_rate_burst) == (None, None)
+    verifier = StoreTokenVerifier(TokenStore(load_tokens(path)))
+    bot_access = await verifier.verify_token(bot)
+    human_access = await verifier.verify_token(human)
+    assert bot_access is not None and human_access is not None
+    assert principal_from_access_token(bot_access) == Principal("bot", Role.VIEWER, 2.0, 3)
+    assert principal_from_access_token(human_access) == Principal("human", Role.VIEWER)
+
+
+@pytest.mark.parametrize(
+    "limit",
+    ["mi_rate = -1", 'mi_rate = "fast"', "mi_rate = true", "mi_rate_burst = 3",
+     "mi_rate = 1\nmi_rate_burst = 0", "mi_rate = 1\nmi_rate_burst = 1.5"],
+)  # fmt: skip
+def test_a_token_with_a_bad_rate_limit_is_refused(tmp_path: Path, limit: str) -> None:
+    path = tmp_path / "tokens.toml"
+    path.write_text(f'[[token]]\nname = "a"\nrole = "viewer"\nsha256 = "{"0" * 64}"\n{limit}\n')
+    with pytest.raises(TokenFileError):
+        load_tokens(path)
+    with pytest.raises(TokenFileError):
+        add_token(tmp_path / "new.toml", "b", Role.VIEWER, mi_rate=-1.0)

@@ -51,10 +51,11 @@ from opensips_mcp.catalog.catalog import pick_version
 from opensips_mcp.versions import parse_version
 from opensips_sim.clock import Clock
 from opensips_sim.errors import MIError
+from opensips_sim.params import Params
 from opensips_sim.persona import DEFAULT as SIM_DEFAULT_VERSION
 from opensips_sim.persona import VERSIONS as SIM_VERSIONS
 from opensips_sim.persona import persona
-from opensips_sim.registry import HANDLERS, commands
+from opensips_sim.registry import HANDLERS, CommandInfo, commands
 from opensips_sim.simulator import Settings as SimSettings
 from opensips_sim.simulator import Simulator, load_all_parts
 from opensips_sim.snapshot import read_scenario, restore, server_now
@@ -124,8 +125,21 @@ WRITES = frozenset(
         "lb_reload",
         "address_reload",
         "dp_reload",
+        "tcp:close",  # 4.0: the lab holds no TCP connection (tcp:list), so nothing closes
     }
 )
+
+#: Commands sent only with their recipes the simulator classes as reads, and why.
+READ_RECIPES_ONLY: dict[str, str] = {
+    "core:profiling_proc": "setting a level changes the lab's processes; the snapshot "
+    "does not read profiling levels back",
+}
+
+
+def command_info(name: str, version: str = SIM_DEFAULT_VERSION) -> CommandInfo | None:
+    """A 3.6 command, or one ``version`` has and 3.6 has not (4.0's ``tcp:close``)."""
+    return commands().get(name) or persona(version).new_commands.get(name)
+
 
 #: Keys whose values move with the clock, replaced by "<time>" in every answer.
 #: "Date" (dr_reload_status: the last reload) is carried as seconds ago, so it can land a
@@ -310,7 +324,8 @@ def _invalid_calls(
     name: str, sent: str | None = None, version: str = SIM_DEFAULT_VERSION
 ) -> list[Call]:
     """Parameter sets no recipe of ``name`` takes in ``version`` (never executed)."""
-    info = commands()[name]
+    info = command_info(name, version)
+    assert info is not None
     recipes = persona(version).recipes.get(name, info.recipes)
     sizes = {len(r) for r in recipes}
     bad_size = next(n for n in range(1, 8) if n not in sizes)
@@ -326,9 +341,16 @@ def _invalid_calls(
 def _sendable_recipes(name: str, version: str = SIM_DEFAULT_VERSION) -> list[tuple[str, ...]]:
     """The recipes (``version``'s) sent with real values: the simulator implements the
     command and it only reads, or it is one of :data:`WRITES`."""
-    if name not in HANDLERS or not (name in WRITES or _reads_only(name)):
+    info = command_info(name, version)
+    if name not in HANDLERS or info is None:
         return []
-    return list(persona(version).recipes.get(name, commands()[name].recipes))
+    recipes = list(persona(version).recipes.get(name, info.recipes))
+    if name in READ_RECIPES_ONLY:
+        impl = HANDLERS[name]
+        return [r for r in recipes if impl.level_for(Params(dict.fromkeys(r, "1"))) == "read"]
+    if not (name in WRITES or _reads_only(name, version)):
+        return []
+    return recipes
 
 
 def call_strategy(
@@ -339,11 +361,10 @@ def call_strategy(
 ) -> st.SearchStrategy[Call]:
     """One call: a valid recipe with pooled values, or an invalid parameter set.
     ``names``: 3.x name -> the name the server's version answers to (see :func:`names_of`)."""
-    registry = commands()
     names = names or {}
     strategies: list[st.SearchStrategy[Call]] = []
     for name in offered:
-        if name not in registry:
+        if command_info(name, version) is None:
             continue
         sent = names.get(name)
         strategies.extend(st.just(c) for c in _invalid_calls(name, sent, version))
@@ -367,7 +388,7 @@ def sweep(
     names = names or {}
     calls: list[Call] = []
     for name in offered:
-        if name not in commands():
+        if command_info(name, version) is None:
             continue
         sent = names.get(name)
         calls.extend(_invalid_calls(name, sent, version))
@@ -440,12 +461,11 @@ def usrloc_domains(scenario: dict[str, Any], use_domain: bool | None) -> dict[st
     return scenario | {"usrloc": usrloc | {"use_domain": use_domain}}
 
 
-def _reads_only(name: str) -> bool:
+def _reads_only(name: str, version: str = SIM_DEFAULT_VERSION) -> bool:
     """True for a command whose every recipe the simulator classes as a read."""
-    from opensips_sim.params import Params
-
     impl = HANDLERS[name]
-    info = commands()[name]
+    info = command_info(name, version)
+    assert info is not None
     return all(impl.level_for(Params(dict.fromkeys(r, "1"))) == "read" for r in info.recipes)
 
 
@@ -628,8 +648,8 @@ def main(argv: list[str] | None = None) -> int:
             )
         sequences()
         runner.run(up.close())
-    known = [n for n in offered if n in commands()]
-    new = sorted(sent_as.get(n, n) for n in offered if n not in commands())
+    known = [n for n in offered if command_info(n, version) is not None]
+    new = sorted(sent_as.get(n, n) for n in offered if command_info(n, version) is None)
     expected = load_expected(version=version)
     unexpected = {k: v for k, v in report.differences.items() if k not in expected}
     print(
@@ -637,12 +657,12 @@ def main(argv: list[str] | None = None) -> int:
         f"snapshot, impersonating {version} (usrloc use_domain: {use_domain})"
     )
     print(
-        f"  offered by the server: {len(which)}; a 3.6 command the simulator knows: "
+        f"  offered by the server: {len(which)}; a command the simulator knows: "
         f"{len(known)} ({len([n for n in known if n in sent_as])} sent under their {version} "
         f"name); denied: {len([n for n in known if n in DENY])}"
     )
     if len(known) < len(which):
-        print(f"  not compared (new in {version}, no 3.6 counterpart): {', '.join(new)}")
+        print(f"  not compared (unknown to the simulator): {', '.join(new)}")
     print(
         f"  commands exercised: {len(report.exercised)}; sequences: {report.sequences}; "
         f"steps: {report.steps}; {time.monotonic() - started:.0f} s"

@@ -457,6 +457,9 @@ def write_calls(facts: Facts) -> dict[str, list[MICall]]:
             MICall("ul_rm_contact", {"table_name": "location", "aor": aor, "contact": contact})
         ],
         "xlog_level": [MICall("xlog_level", {"level": 2})],
+        # 4.0: a level for every process; an address no connection has (closes nothing)
+        "core:profiling_proc": [MICall("core:profiling_proc", {"level": 1})],
+        "tcp:close": [MICall("tcp:close", {"ipport": "127.0.0.1:1"})],
     }
     # Only what the target's OpenSIPS version has (3.4 lacks dlg_set_profile, ...).
     return {name: c for name, c in calls.items() if CATALOG.get(name) is not None}

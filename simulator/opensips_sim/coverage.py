@@ -71,6 +71,11 @@ def render() -> str:
             else:
                 status, levels = "not loaded", ""
             lines.append(f"| {module} | `{name}` | {status} | {levels} |")
+    newer = sorted(n for n in HANDLERS if n not in table)
+    if newer:
+        lines += ["", "Implemented for a version that has them and 3.6 has not "
+                  "(`opensips-sim --opensips-version`):", ""]  # fmt: skip
+        lines += [f"* `{n}`" for n in newer]
     return "\n".join(lines) + "\n"
 
 

@@ -30,9 +30,16 @@ whole bodies, so it models the chunked case only: a client that writes each requ
 piece (as ``opensips_mcp``'s MI client does) never meets the split case on loopback.
 
 Commands a version has and 3.6 has not (4.0's ``tcp:close``, ``core:profiling_proc``,
-``uac_registrant:upsert``/``delete``) are listed, reached by any of their names, their
-params checked against their recipes, and then answer "Not implemented by opensips-sim"
-(:attr:`Persona.new_commands`), as 3.6 commands without a handler do.
+``uac_registrant:upsert``/``delete``) are listed, reached by any of their names and their
+params checked against their recipes (:attr:`Persona.new_commands`); then the ones with a
+handler (``registry.command(..., since="4.0.1")``) run it: ``core:profiling_proc`` on the
+process table (``commands/core.py``) and ``tcp:close`` (``commands/tcp.py``: no connection
+is held, so ``null`` or 400), both pinned to a real 4.0.1's answers
+(``tests/simulator/test_tcp_close_profiling_fidelity.py``). ``uac_registrant:upsert`` and
+``delete`` still answer "Not implemented by opensips-sim", as 3.6 commands without a handler
+do: the simulator has no registrant state (3.6's ``reg_list`` family has no handler either);
+a real 4.0.1's answers to them are kept in ``real_4.0.1_tcp_close_profiling.json`` for that
+work.
 
 Per-version recipes: where a version's captured recipes of a command differ from 3.6's
 (3.4's smaller dlg_send_sequential, 4.0's tcp:list ``proto``), requests are matched against
@@ -90,8 +97,8 @@ class Persona:
     (3.4's dlg_send_sequential without ``mode``, 4.0's tcp:list with ``proto``)."""
     new_commands: dict[str, CommandInfo] = field(default_factory=dict)
     """Commands this version offers that 3.6 has not (4.0's ``tcp:close``, ...), by their
-    full name: their recipes are checked as OpenSIPS checks them, then they answer "Not
-    implemented by opensips-sim" (no handler), as 3.6 commands without one do."""
+    full name: their recipes are checked as OpenSIPS checks them, then they run their
+    handler, or answer "Not implemented by opensips-sim" as 3.6 commands without one do."""
 
     @property
     def closes_chunked_body(self) -> bool:
@@ -154,7 +161,7 @@ def persona(version: str = DEFAULT) -> Persona:
         old = old or RENAMED_4X.get(name)
         if old is None and entry["local_name"] in facts_36:
             old = entry["local_name"]
-        if old is None:  # new in 4.x: no 3.6 handler; recipes checked, then 501
+        if old is None:  # new in 4.x: recipes checked, then its handler if any, else 501
             new_commands[name] = _info(name, entry)
             old = name
         to_36[name] = old

@@ -89,11 +89,15 @@ HANDLERS: dict[str, Implementation] = {}
 
 
 def command(
-    name: str, *, level: LevelRule, named_only: bool = False
+    name: str, *, level: LevelRule, named_only: bool = False, since: str | None = None
 ) -> Callable[[Handler], Handler]:
-    """Register ``handler`` as the implementation of the real MI command ``name``."""
-    if name not in commands():
-        raise ValueError(f"{name!r} is not a real OpenSIPS 3.6 MI command")
+    """Register ``handler`` as the implementation of the real MI command ``name``.
+
+    ``since``: a version whose captured commands have ``name`` and 3.6 has not (4.0.1's
+    ``tcp:close``): 3.6 never offers it; that version's persona runs it."""
+    known = commands() if since is None else _version_commands(since)
+    if name not in known:
+        raise ValueError(f"{name!r} is not a real OpenSIPS {since or '3.6'} MI command")
 
     def register(handler: Handler) -> Handler:
         if name in HANDLERS:
@@ -121,6 +125,14 @@ def commands() -> dict[str, CommandInfo]:
         )
         for name, entry in raw["commands"].items()
     }
+
+
+@cache
+def _version_commands(version: str) -> frozenset[str]:
+    raw = json.loads(
+        resources.files("opensips_sim").joinpath(f"data/commands-{version}.json").read_text("utf-8")
+    )
+    return frozenset(raw["commands"])
 
 
 def load_all_handlers() -> dict[str, Implementation]:

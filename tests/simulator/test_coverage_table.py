@@ -18,4 +18,5 @@ def test_the_coverage_table_has_one_row_per_real_command() -> None:
     text = coverage.render()
     rows = [line for line in text.splitlines() if line.startswith("| ") and "`" in line]
     assert len(rows) == len(commands())
-    assert sum("| implemented |" in row for row in rows) == len(HANDLERS)
+    implemented = [n for n in HANDLERS if n in commands()]  # 4.0's tcp:close: listed below
+    assert sum("| implemented |" in row for row in rows) == len(implemented)

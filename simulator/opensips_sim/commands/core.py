@@ -135,3 +135,52 @@ def xlog_level(ctx: CallContext, params: Params) -> Any:
         return {"xLog Level": core.xlog_level}
     core.xlog_level = params.integer("level")
     return {"New xLog level": core.xlog_level}
+
+
+PROFILING_OFF, PROFILING_FULL = 0, 3  # pt.h enum profiling_proc_level: OFF .. TIMER (FULL)
+
+
+def _given_int(params: Params, name: str) -> int | None:
+    """``try_get_mi_int_param``: a value that is not an integer counts as not given."""
+    if not params.has(name):
+        return None
+    try:
+        return params.integer(name)
+    except MIError:
+        return None
+
+
+def _profiling_level(params: Params) -> Level:
+    return "admin" if _given_int(params, "level") is not None else "read"
+
+
+@command("core:profiling_proc", level=_profiling_level, since="4.0.1")
+def profiling_proc(ctx: CallContext, params: Params) -> Any:
+    """4.0's per-process profiling levels (``mi/mi_core.c`` ``w_profiling_proc``): all
+    processes or one (``id`` or ``pid``); with ``level`` (clamped to 0..3) set them, "OK"."""
+    processes = ctx.world.get(CoreState).processes
+    index, pid, level = (_given_int(params, n) for n in ("id", "pid", "level"))
+    chosen = list(range(len(processes)))
+    if index is not None:
+        if not 0 <= index < len(processes):
+            raise invalid_params("Bad process ID")
+        chosen = [index]
+    elif pid is not None:
+        chosen = [i for i, p in enumerate(processes) if p.pid == pid][:1]
+        if not chosen:
+            raise invalid_params("Bad PID")
+    if level is not None:
+        for i in chosen:
+            processes[i].profiling_level = min(max(level, PROFILING_OFF), PROFILING_FULL)
+        return "OK"
+    return {
+        "Processes": [
+            {
+                "ID": i,
+                "PID": processes[i].pid,
+                "Profiling level": processes[i].profiling_level,
+                "Type": processes[i].type,
+            }
+            for i in chosen
+        ]
+    }

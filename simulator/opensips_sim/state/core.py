@@ -48,6 +48,8 @@ class Process:
     pid: int
     type: str
     log_level: int
+    profiling_level: int = 0
+    """4.x ``core:profiling_proc`` level (0 off .. 3 full)."""
 
 
 class CoreState(StatePart):
@@ -71,7 +73,12 @@ class CoreState(StatePart):
         if specs is None:
             specs = [{"pid": pid, "type": kind} for pid, kind in CAPTURED_PROCESSES]
         self.processes = [
-            Process(int(p["pid"]), str(p["type"]), int(p.get("log_level", self.log_level)))
+            Process(
+                int(p["pid"]),
+                str(p["type"]),
+                int(p.get("log_level", self.log_level)),
+                int(p.get("profiling_level", 0)),
+            )
             for p in specs
         ]
         self.args = [str(a) for a in section.get("args", ["opensips", "-F"])]
@@ -106,6 +113,7 @@ class CoreState(StatePart):
             "xlog_level": self.xlog_level,
             "processes": [
                 {"id": i, "pid": p.pid, "type": p.type, "log_level": p.log_level}
+                | ({"profiling_level": p.profiling_level} if p.profiling_level else {})
                 for i, p in enumerate(self.processes)
             ],
         }

@@ -125,6 +125,9 @@ WRITES = frozenset(
         "lb_reload",
         "address_reload",
         "dp_reload",
+        "reg_enable",  # put back by the restore (snapshot._restore_registrants)
+        "reg_disable",
+        "reg_reload",  # reloads the registrants from the database: what the snapshot read
         "tcp:close",  # 4.0: the lab holds no TCP connection (tcp:list), so nothing closes
     }
 )
@@ -195,6 +198,26 @@ def _contact_ids(value: Any) -> Any:
     return value
 
 
+#: reg_list fields a registrant's own timer moves (REGISTER sent, timed out, socket chosen).
+REGISTRATION_PROGRESS = ("state", "last_register_sent", "registration_t_out")
+
+
+def _registration_progress(value: Any) -> Any:
+    """``reg_list``: the registration progress moves by itself on the server (an enabled
+    registrant towards a registrar that does not answer goes NOT_REGISTERED -> REGISTERING
+    -> REGISTER_TIMEOUT on its timer): compared by type; ``socket`` (printed once a
+    REGISTER was sent) left out."""
+    if isinstance(value, dict):
+        return {
+            k: f"<{type(v).__name__}>" if k in REGISTRATION_PROGRESS else _registration_progress(v)
+            for k, v in value.items()
+            if k != "socket"
+        }
+    if isinstance(value, list):
+        return [_registration_progress(v) for v in value]
+    return value
+
+
 #: One normaliser per command whose answer moves with time (applied to results only, after
 #: the clock keys of :data:`TIME_KEYS` are replaced in every answer).
 NORMALISERS: dict[str, Callable[[Any], Any]] = {
@@ -202,6 +225,7 @@ NORMALISERS: dict[str, Callable[[Any], Any]] = {
     "ps": _processes,
     "ul_dump": _contact_ids,
     "ul_show_contact": _contact_ids,
+    "reg_list": _registration_progress,
 }
 
 
@@ -258,10 +282,12 @@ def value_pools(scenario: dict[str, Any]) -> dict[str, list[Any]]:
     stats = list(scenario.get("statistics", {}).get("values", {}))
     contacts = [c["contact"] for cs in usrloc.values() for c in cs]
     lb = scenario.get("load_balancer", {}).get("destinations", [])
+    registrants = scenario.get("uac_registrant", {}).get("registrants", [])
     return {
         "table_name": ["location", "nope"],
-        "aor": [*usrloc, "zed", "alice@example.com"],
-        "contact": [*contacts, "sip:zed@127.0.0.1:5999"],
+        "aor": [*usrloc, *(r["aor"] for r in registrants), "zed", "alice@example.com"],
+        "contact": [*contacts, *(r["contact"] for r in registrants), "sip:zed@127.0.0.1:5999"],
+        "registrar": [*(r["registrar"] for r in registrants), "sip:127.0.0.1:1"],
         "expires": [0, 60, 3600],
         "q": ["1", "0.5", "2"],
         "flags": [0],
@@ -483,6 +509,9 @@ class Report:
     failure_counts: dict[tuple[str, int, str], int] = field(default_factory=dict)
     """Dispatcher probing failure counts the last sequence's simulator ended with, by
     (partition, set, URI): carried into the next (see :func:`with_failure_counts`)."""
+    pike_unblocked: list[str] = field(default_factory=list)
+    """Addresses pike tracks unblocked in the last sequence's simulator: carried into the
+    next (see :func:`with_pike_unblocked`)."""
 
     def add(self, command: str, kind: str, detail: str) -> None:
         """Record one difference (details of the first few are kept)."""
@@ -547,6 +576,27 @@ def with_failure_counts(
     return scenario | {"dispatcher": section}
 
 
+def pike_unblocked(sim: Simulator) -> list[str]:
+    """The addresses the simulator's pike tracks without blocking them."""
+    ips = sim.world.snapshot().get("pike", {}).get("ips", [])
+    return [str(i["ip"]) for i in ips if not i.get("blocked")]
+
+
+def with_pike_unblocked(scenario: dict[str, Any], unblocked: list[str]) -> dict[str, Any]:
+    """``scenario`` with the addresses pike tracks unblocked after the previous sequence.
+
+    ``pike_list`` lists only blocked addresses and nothing blocks one again through MI, so a
+    ``pike_rm`` leaves the server tracking an address (``pike_rm`` again: 400 "IP not
+    blocked") that the next snapshot does not carry (the simulator would answer 404 "Match
+    not found"). The previous sequence's simulator unblocked the same addresses."""
+    if not unblocked or "pike" not in scenario:
+        return scenario
+    ips = list(scenario["pike"].get("ips", []))
+    listed = {str(i.get("ip")) for i in ips}
+    ips += [{"ip": ip, "blocked": False} for ip in unblocked if ip not in listed]
+    return scenario | {"pike": scenario["pike"] | {"ips": ips}}
+
+
 async def run_sequence(
     up: Upstream,
     calls: list[Call],
@@ -560,6 +610,7 @@ async def run_sequence(
     scenario = await read_scenario(up, now=now)  # the simulator starts at the same "now"
     scenario = usrloc_domains(scenario, use_domain)
     scenario = with_failure_counts(scenario, report.failure_counts)
+    scenario = with_pike_unblocked(scenario, report.pike_unblocked)
     local = time.time()
     # on the same host, this clock is the server's to the fraction of a second it does not
     # print; the simulator's clock then moves with real time from there
@@ -582,6 +633,7 @@ async def run_sequence(
                 report.add(call.command, kind_of(real, mine), detail)
     finally:
         report.failure_counts = failure_counts(sim)
+        report.pike_unblocked = pike_unblocked(sim)
         await restore(up, scenario)
     report.sequences += 1
 

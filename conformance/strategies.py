@@ -53,6 +53,8 @@ class Facts:
     profiles: tuple[str, ...] = ()
     shared_vars: tuple[str, ...] = ()
     pike_ips: tuple[str, ...] = ()
+    registrants: tuple[tuple[str, str, str], ...] = ()
+    """uac_registrant's registrants: (AOR, contact, registrar)."""
 
     @property
     def aors(self) -> tuple[str, ...]:
@@ -82,6 +84,7 @@ class Facts:
             "profile": self.profiles,
             "name": self.shared_vars,
             "ip": self.pike_ips,
+            "registrar": tuple(r for _, _, r in self.registrants),
             "partition": ("default",),
             "partition_name": ("Default",),
             "cluster_id": (1,),
@@ -136,6 +139,11 @@ def read_facts(session: ReadsMI) -> Facts:
     shvs = _result(session, "shv_get")
     shv_items = shvs[0] if isinstance(shvs, list) and shvs and isinstance(shvs[0], list) else []
     pike = _result(session, "pike_list")
+    registrants = [
+        (str(r["AOR"]), str(r["binding"]), str(r["registrar"]))
+        for r in _items(_result(session, "reg_list"), "Records")
+        if {"AOR", "binding", "registrar"} <= set(r)
+    ]
     return Facts(
         dialog_ids=tuple(str(d["ID"]) for d in dialogs if "ID" in d),
         callids=tuple(str(d["callid"]) for d in dialogs if "callid" in d),
@@ -151,6 +159,7 @@ def read_facts(session: ReadsMI) -> Facts:
         ),
         shared_vars=tuple(str(v["name"]) for v in shv_items if isinstance(v, dict)),
         pike_ips=tuple(str(ip) for ip in (pike.get("IPs", []) if isinstance(pike, dict) else [])),
+        registrants=tuple(registrants),
     )
 
 
@@ -169,6 +178,7 @@ QUIET_FACTS = Facts(
     profiles=("inbound", "caller"),
     shared_vars=("gw_mode", "max_calls"),
     pike_ips=("192.0.2.66",),
+    registrants=(("sip:trunk@127.0.0.1", "sip:trunk@127.0.0.1:5060", "sip:127.0.0.1:5099"),),
 )
 
 _TEXT = st.text(alphabet=string.ascii_letters + string.digits + ".:@-_", max_size=12)
@@ -374,6 +384,11 @@ def write_calls(facts: Facts) -> dict[str, list[MICall]]:
     profile = facts.profiles[0] if facts.profiles else "inbound"
     shv = facts.shared_vars[0] if facts.shared_vars else "gw_mode"
     ip = facts.pike_ips[0] if facts.pike_ips else "192.0.2.66"
+    reg_aor, reg_contact, registrar = (
+        facts.registrants[0] if facts.registrants else QUIET_FACTS.registrants[0]
+    )
+    reg = {"aor": reg_aor, "contact": reg_contact, "registrar": registrar}
+    reg_missing = reg | {"registrar": "sip:127.0.0.1:1"}
     calls: dict[str, list[MICall]] = {
         "address_reload": [MICall("address_reload"), MICall("address_reload", {"partition": "x"})],
         "cluster_broadcast_mi": [
@@ -460,6 +475,33 @@ def write_calls(facts: Facts) -> dict[str, list[MICall]]:
         # 4.0: a level for every process; an address no connection has (closes nothing)
         "core:profiling_proc": [MICall("core:profiling_proc", {"level": 1})],
         "tcp:close": [MICall("tcp:close", {"ipport": "127.0.0.1:1"})],
+        # uac_registrant: the target's registrant, and one it does not have (404)
+        "reg_disable": [MICall("reg_disable", reg), MICall("reg_disable", reg_missing)],
+        "reg_enable": [MICall("reg_enable", reg), MICall("reg_enable", reg_missing)],
+        "reg_force_register": [MICall("reg_force_register", reg)],
+        "reg_reload": [MICall("reg_reload"), MICall("reg_reload", reg_missing)],
+        "uac_registrant:upsert": [
+            MICall(
+                "uac_registrant:upsert",
+                {
+                    "aor": "sip:new@127.0.0.1",
+                    "contact": "sip:new@127.0.0.1:5060",
+                    "registrar": "sip:127.0.0.1:1",
+                    "proxy": "",
+                    "third_party_registrant": "",
+                    "username": "u",
+                    "password": "p",
+                    "binding_params": "",
+                    "expiry": 120,
+                    "forced_socket": "",
+                    "cluster_shtag": "",
+                    "state": 1,
+                },
+            )
+        ],
+        "uac_registrant:delete": [
+            MICall("uac_registrant:delete", reg_missing),
+        ],
     }
     # Only what the target's OpenSIPS version has (3.4 lacks dlg_set_profile, ...).
     return {name: c for name, c in calls.items() if CATALOG.get(name) is not None}

@@ -35,11 +35,9 @@ params checked against their recipes (:attr:`Persona.new_commands`); then the on
 handler (``registry.command(..., since="4.0.1")``) run it: ``core:profiling_proc`` on the
 process table (``commands/core.py``) and ``tcp:close`` (``commands/tcp.py``: no connection
 is held, so ``null`` or 400), both pinned to a real 4.0.1's answers
-(``tests/simulator/test_tcp_close_profiling_fidelity.py``). ``uac_registrant:upsert`` and
-``delete`` still answer "Not implemented by opensips-sim", as 3.6 commands without a handler
-do: the simulator has no registrant state (3.6's ``reg_list`` family has no handler either);
-a real 4.0.1's answers to them are kept in ``real_4.0.1_tcp_close_profiling.json`` for that
-work.
+(``tests/simulator/test_tcp_close_profiling_fidelity.py``), and ``uac_registrant:upsert``/
+``delete`` on the registrants (``commands/uac_registrant.py``, pinned to real 3.6.8 and
+4.0.1 answers in ``tests/simulator/test_uac_registrant_fidelity.py``).
 
 Per-version recipes: where a version's captured recipes of a command differ from 3.6's
 (3.4's smaller dlg_send_sequential, 4.0's tcp:list ``proto``), requests are matched against

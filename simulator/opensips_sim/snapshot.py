@@ -21,6 +21,7 @@ clusterer      clusterer_list, clusterer_list_cap,          peers' own links
 permissions    address_dump                                 —
 cfgutils       shv_get                                      —
 pike           pike_list (4.x: pike:list)                   tracked, unblocked IPs
+uac_registrant reg_list                                     credentials, proxy, 3rd party
 statistics     get_statistics all, list_statistics          —
 =============  ===========================================  ============================
 
@@ -31,7 +32,8 @@ times.
 
 :func:`restore` writes back, through MI, what can be written back: registrations
 (``ul_rm``/``ul_add``), dispatcher states (``ds_set_state``), gateway and carrier states
-(``dr_gw_status``/``dr_carrier_status``). The fault proxy's ``POST /sim/reset`` uses it.
+(``dr_gw_status``/``dr_carrier_status``), registrants enabled or not (``reg_enable``/
+``reg_disable``). The fault proxy's ``POST /sim/reset`` uses it.
 """
 
 from __future__ import annotations
@@ -363,6 +365,31 @@ async def _pike(up: Upstream, now: float) -> dict[str, Any] | None:
     return {"ips": [{"ip": ip, "blocked": True} for ip in ips]}
 
 
+async def _uac_registrant(up: Upstream, now: float) -> dict[str, Any] | None:
+    listed = await _try(up, "reg_list")  # 4.0 keeps it as an alias of uac_registrant:list
+    if listed is None:
+        return None
+    registrants = []
+    for r in _list(listed, "Records"):
+        item: dict[str, Any] = {
+            "aor": str(r.get("AOR", "")),
+            "contact": str(r.get("binding", "")),
+            "registrar": str(r.get("registrar", "")),
+            "expires": int(r.get("expires", 0)),
+            "enabled": r.get("enabled") == "yes",
+            "state": str(r.get("state", "NOT_REGISTERED_STATE")),
+        }
+        sent, t_out = _epoch(r.get("last_register_sent")), _epoch(r.get("registration_t_out"))
+        if sent:
+            item["last_register_sent_ago"] = round(now - sent)
+        if t_out:
+            item["registration_t_out_in"] = round(t_out - now)
+        if r.get("socket") is not None:
+            item["socket"] = str(r["socket"])
+        registrants.append(item)
+    return {"registrants": registrants}
+
+
 async def _statistics(up: Upstream, now: float) -> dict[str, Any] | None:
     values = await _try(up, "get_statistics", {"statistics": ["all"]})
     if not isinstance(values, dict):
@@ -386,6 +413,7 @@ PARTS: dict[str, Reader] = {
     "permissions": _permissions,
     "cfgutils": _cfgutils,
     "pike": _pike,
+    "uac_registrant": _uac_registrant,
     "statistics": _statistics,
 }
 
@@ -455,7 +483,27 @@ def stable(scenario: dict[str, Any]) -> dict[str, Any]:
         out["drouting"] = {k: v for k, v in out["drouting"].items() if k != "loaded_ago"}
     if "clusterer" in out:
         out["clusterer"] = _without_link_states(out["clusterer"])
+    if "uac_registrant" in out:
+        out["uac_registrant"] = _without_registration_progress(out["uac_registrant"])
     return out
+
+
+#: What a registrant's own timer moves (REGISTER sent every timer_interval, timeouts).
+REGISTRATION_PROGRESS = ("state", "last_register_sent_ago", "registration_t_out_in", "socket")
+
+
+def _without_registration_progress(section: dict[str, Any]) -> dict[str, Any]:
+    """The registrants without their registration progress, which moves by itself: on a lab
+    whose registrar does not answer, an enabled registrant went NOT_REGISTERED_STATE ->
+    REGISTERING_STATE -> REGISTER_TIMEOUT_STATE (send time, timeout and socket set) with no
+    MI call (3.6.8 and 4.0.1 labs, timer_interval 30)."""
+    return section | {
+        "registrants": [
+            {k: v for k, v in r.items() if k not in REGISTRATION_PROGRESS}
+            for r in section.get("registrants", [])
+            if isinstance(r, dict)
+        ]
+    }
 
 
 def _without_link_states(section: dict[str, Any]) -> dict[str, Any]:
@@ -486,6 +534,7 @@ async def restore(upstream: Upstream, baseline: dict[str, Any]) -> None:
     await _restore_usrloc(upstream, baseline.get("usrloc"), now.get("usrloc"))
     await _restore_dispatcher(upstream, baseline.get("dispatcher"), now.get("dispatcher"))
     await _restore_drouting(upstream, baseline.get("drouting"), now.get("drouting"))
+    await _restore_registrants(upstream, baseline.get("uac_registrant"), now.get("uac_registrant"))
 
 
 async def _quiet(upstream: Upstream, method: str, params: dict[str, Any]) -> None:
@@ -524,6 +573,20 @@ async def _restore_usrloc(up: Upstream, base: Any, now: Any) -> None:
                     "methods": int(c.get("methods", 0xFFFFFFFF)),
                 },
             )
+
+
+async def _restore_registrants(up: Upstream, base: Any, now: Any) -> None:
+    """Registrants enabled or disabled as they were (``reg_enable``/``reg_disable``); their
+    registration progress moves by itself and is not put back."""
+    have = {
+        (r["aor"], r["contact"], r["registrar"]): r["enabled"]
+        for r in (now or {}).get("registrants", [])
+    }
+    for r in (base or {}).get("registrants", []):
+        coords = (r["aor"], r["contact"], r["registrar"])
+        if coords in have and have[coords] != r["enabled"]:
+            params = {"aor": coords[0], "contact": coords[1], "registrar": coords[2]}
+            await _quiet(up, "reg_enable" if r["enabled"] else "reg_disable", params)
 
 
 def _ds_states(section: Any) -> dict[tuple[str, int, str], str]:

@@ -48,17 +48,17 @@ def test_only_the_commands_whose_recipes_differ_are_overridden() -> None:
 
 
 @pytest.mark.parametrize("method", ["uac_registrant:delete", "reg_delete"])
-def test_a_command_new_in_4x_checks_its_recipes_then_is_not_implemented(method: str) -> None:
-    """4.0's uac_registrant:delete (3.6 has none, the simulator no handler yet): listed by
-    ``which``, reached by its full name and its alias, params checked like any command's,
-    then 501, never ``Method not found`` as it answered before (the wire property found
-    it)."""
+def test_a_command_new_in_4x_checks_its_recipes_then_runs(method: str) -> None:
+    """4.0's uac_registrant:delete (3.6 has none): listed by ``which``, reached by its full
+    name and its alias, params checked like any command's, then run (an unknown registrant:
+    404 as a real 4.0.1 answers), never ``Method not found`` as it answered before (the wire
+    property found it)."""
     sim = simulator("4.0.1")
     assert "uac_registrant:delete" in ask(sim, "which")["result"]
     bad = ask(sim, method, {"zz_nope": 1, "a": 2, "b": 3})["error"]
     assert (bad["code"], bad["data"]) == (-32602, NAMES_DO_NOT_MATCH)
     valid = {"aor": "sip:a@127.0.0.1", "contact": "sip:a@127.0.0.1", "registrar": "sip:r"}
-    assert ask(sim, method, valid)["error"]["code"] == 501
+    assert ask(sim, method, valid)["error"]["code"] == 404
     assert ask(simulator("3.6.8"), "uac_registrant:delete", valid)["error"]["code"] == -32601
 
 

@@ -59,7 +59,7 @@ def test_profiling_levels_are_carried_by_the_snapshot() -> None:
 def test_the_differential_run_sends_them_to_a_4_0_server() -> None:
     """The sweep of a 4.0.1 server sends tcp:close's and profiling_proc's valid sets (only
     profiling_proc's reads: a level set is not read back by the snapshot) and the other two
-    new commands' invalid sets (no handler: their valid calls would answer 501)."""
+    new commands' invalid sets (uac_registrant writes: never sent valid)."""
     from conformance import differential
     from opensips_sim.simulator import load_all_parts
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -85,9 +86,16 @@ async def sim() -> AsyncIterator[tuple[Simulator, str]]:
     """The simulator with the quiet scenario (3 calls alice -> bob; alice, bob, carol
     registered) on 127.0.0.1 port 0; yields (simulator, MI url)."""
     simulator = Simulator("quiet", seed=7)
+    async with served(simulator) as url:
+        yield simulator, url
+
+
+@asynccontextmanager
+async def served(simulator: Simulator) -> AsyncIterator[str]:
+    """``simulator`` served over mi_http on 127.0.0.1 port 0; yields its MI URL."""
     wire = WireServer(simulator)
     port = await wire.start("127.0.0.1", 0)
     try:
-        yield simulator, f"http://127.0.0.1:{port}/mi"
+        yield f"http://127.0.0.1:{port}/mi"
     finally:
         await wire.close()

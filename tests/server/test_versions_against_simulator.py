@@ -17,21 +17,16 @@ from opensips_mcp.server import build_server
 from opensips_mcp.settings import Settings
 from opensips_sim.simulator import Settings as SimSettings
 from opensips_sim.simulator import Simulator
-from opensips_sim.wire import WireServer
 
-from .conftest import FAST_MI
+from .conftest import FAST_MI, served
 from .helpers import error_code
 
 
 @pytest.fixture(params=["3.4.18", "3.6.8", "4.0.1"])
 async def sim(request: pytest.FixtureRequest) -> AsyncIterator[tuple[Simulator, str]]:
     simulator = Simulator("lively", seed=7, settings=SimSettings(opensips_version=request.param))
-    wire = WireServer(simulator)
-    port = await wire.start("127.0.0.1", 0)
-    try:
-        yield simulator, f"http://127.0.0.1:{port}/mi"
-    finally:
-        await wire.close()
+    async with served(simulator) as url:
+        yield simulator, url
 
 
 def server_for(url: str, role: Role, tmp_path: Path) -> Any:

@@ -24,7 +24,7 @@ from opensips_mcp.runtime import Runtime, ToolCall, runtime_of
 from opensips_mcp.tools import Toolset
 from opensips_mcp.tools.paging import Budget, respond
 from opensips_mcp.tools.parsing import as_int, as_number, as_text, dicts
-from opensips_mcp.tools.registrations import domain_missing
+from opensips_mcp.tools.registrations import show_contact
 from opensips_mcp.tools.untrusted import Output, Untrusted, clip
 
 TOOLSET = Toolset(
@@ -266,16 +266,8 @@ class RegistrationSearch(Output):
 
 
 async def _contacts_of(call: ToolCall, aor: str) -> list[str]:
-    try:
-        answer = await call.mi("ul_show_contact", {"table_name": "location", "aor": aor})
-    except MCPToolError as exc:
-        if exc.is_not_found("AOR not found"):
-            return []
-        clearer = domain_missing(exc, aor)
-        if clearer is not None:
-            raise clearer from exc
-        raise
-    return [str(c.get("Contact", "")) for c in dicts(answer.result, "Contacts")]
+    result = await show_contact(call, "location", aor)
+    return [str(c.get("Contact", "")) for c in dicts(result, "Contacts")] if result else []
 
 
 @TOOLSET.tool(uses=[("ul_show_contact", ("table_name", "aor"))], idempotent=True)

@@ -235,20 +235,27 @@ def domain_missing(exc: MCPToolError, aor: str) -> MCPToolError | None:
     )
 
 
-async def _show(call: ToolCall, table: str, aor: str) -> list[Row]:
-    """The contacts of one AOR (empty when it is not registered)."""
+async def show_contact(call: ToolCall, table: str, aor: str) -> Any | None:
+    """``ul_show_contact``'s answer for one AOR; ``None`` when it is not registered. A
+    bare AOR on a ``use_domain`` server raises the clearer error of `domain_missing`."""
     try:
         answer = await call.mi("ul_show_contact", {"table_name": table, "aor": aor})
     except MCPToolError as exc:
         # "AOR not found" is the one miss that means "not registered" ("Table not found",
         # also 404, is not).
         if exc.is_not_found("AOR not found"):
-            return []
+            return None
         clearer = domain_missing(exc, aor)
         if clearer is not None:
             raise clearer from exc
         raise
-    return _rows_of_aor(table, answer.result)
+    return answer.result
+
+
+async def _show(call: ToolCall, table: str, aor: str) -> list[Row]:
+    """The contacts of one AOR (empty when it is not registered)."""
+    result = await show_contact(call, table, aor)
+    return [] if result is None else _rows_of_aor(table, result)
 
 
 @TOOLSET.tool(uses=["ul_dump", "ul_show_contact"], idempotent=True, title="List registrations")

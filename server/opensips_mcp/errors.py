@@ -9,7 +9,10 @@ Clients and tests match the code; people read the rest. Codes:
 ``not_in_version``    a real MI command the server's OpenSIPS version lacks (nothing sent)
 ``ambiguous_command`` a bare 4.x local name several commands share (full names listed)
 ``no_matching_recipe`` the params fit none of the command's recipes (valid ones listed)
-``invalid_params``    params are neither object, array nor omitted; or OpenSIPS said -32602
+``invalid_params``    params are neither object, array nor omitted, or hold text OpenSIPS's
+                      JSON parser refuses (NUL, a lone surrogate; unsent); or OpenSIPS
+                      said -32602
+``request_too_large`` the request is larger than the MI transport or OpenSIPS takes; unrun
 ``carried_command``   cluster_send_mi / cluster_broadcast_mi carry something unusable
 ``permission_denied`` the role may not run this recipe (level needed and role given)
 ``too_heavy``         a heavy recipe (cost model) this caller may not run: its cost and
@@ -64,6 +67,7 @@ from opensips_mcp.mi import (
     MIInvalidParams,
     MIOutcomeUnknown,
     MIProtocolError,
+    MIRequestTooLarge,
     MITimeoutError,
 )
 
@@ -76,6 +80,7 @@ class ErrorCode(StrEnum):
     AMBIGUOUS_COMMAND = "ambiguous_command"
     NO_MATCHING_RECIPE = "no_matching_recipe"
     INVALID_PARAMS = "invalid_params"
+    REQUEST_TOO_LARGE = "request_too_large"
     CARRIED_COMMAND = "carried_command"
     PERMISSION_DENIED = "permission_denied"
     TOO_HEAVY = "too_heavy"
@@ -161,6 +166,35 @@ def _short(value: Any, limit: int = 300) -> str:
     return text if len(text) <= limit else text[:limit] + "..."
 
 
+def _too_large(exc: MIRequestTooLarge) -> MCPToolError:
+    command, size = exc.method, exc.size
+    module = "mi_fifo" if exc.transport == "fifo" else "mi_datagram"
+    if exc.transport in ("http", "https") and exc.attempts == 0:
+        return tool_error(
+            ErrorCode.REQUEST_TOO_LARGE,
+            f"The request for '{command}' is {size} bytes; OpenSIPS's mi_http never answers "
+            f"a request larger than 16 KB (libmicrohttpd's buffer: 3.4 closes the connection, "
+            f"3.6 and 4.0 leave it unanswered, whatever receive_buf_size says), so it was not "
+            f"sent and nothing ran. Send shorter parameters.",
+        )
+    if exc.transport in ("http", "https"):
+        return tool_error(
+            ErrorCode.REQUEST_TOO_LARGE,
+            f"OpenSIPS refused the {size}-byte request for '{command}' unread (HTTP 400): "
+            f"its httpd module reads request bodies of at most receive_buf_size bytes "
+            f"({exc.limit} unless raised; OpenSIPS logs 'Received too big HTTP request'). "
+            f"Nothing ran. Send shorter parameters, or ask the operator to raise "
+            f'modparam("httpd", "receive_buf_size", ...) on that OpenSIPS.',
+        )
+    return tool_error(
+        ErrorCode.REQUEST_TOO_LARGE,
+        f"The request for '{command}' is {size} bytes; OpenSIPS's {module} takes "
+        f"at most {exc.limit} bytes per request, so it was not sent and nothing ran. Send "
+        f"shorter parameters (over mi_http OpenSIPS reads up to its httpd receive_buf_size, "
+        f"1024 bytes unless raised).",
+    )
+
+
 def from_mi_error(exc: MIError, entry: CatalogEntry | None) -> MCPToolError:
     """The error for a failed MI call of ``entry``'s command (``None``: not catalogued)."""
     command = exc.method
@@ -222,6 +256,8 @@ def from_mi_error(exc: MIError, entry: CatalogEntry | None) -> MCPToolError:
             f"still be running it. Check opensips_health before retrying, and prefer a cheaper "
             f"or paged form.",
         )
+    if isinstance(exc, MIRequestTooLarge):
+        return _too_large(exc)
     if isinstance(exc, MIHTTPError):
         return tool_error(
             ErrorCode.BAD_RESPONSE,
@@ -235,6 +271,16 @@ def from_mi_error(exc: MIError, entry: CatalogEntry | None) -> MCPToolError:
             f"Retry; if it persists, check the MI URL and the OpenSIPS version.",
         )
     return internal_error()
+
+
+def unreadable_params(command: str, what: str) -> MCPToolError:
+    """Params holding text OpenSIPS's JSON parser refuses (see ``mi.jsonrpc.unreadable_text``)."""
+    return tool_error(
+        ErrorCode.INVALID_PARAMS,
+        f"A parameter of '{command}' holds {what}, which OpenSIPS cannot read: its JSON "
+        f"parser refuses it (mi_http answers a parse error, mi_fifo nothing at all), so the "
+        f"command could never run. Nothing was sent. Remove that character and call again.",
+    )
 
 
 def too_heavy(cost: Cost, role: Role, allowed: Role) -> MCPToolError:

@@ -98,6 +98,7 @@ from opensips_mcp.errors import ErrorCode, MCPToolError
 from opensips_mcp.gate import Principal, Role, decide
 from opensips_mcp.instances import InstanceConfig
 from opensips_mcp.mi import MIClient, MIConnectionError, MIError, MISettings, MITimeoutError
+from opensips_mcp.mi.jsonrpc import unreadable_text
 from opensips_mcp.settings import Settings
 from opensips_mcp.tokens import principal_from_access_token
 from opensips_mcp.versions import ServerVersion, VersionTracker
@@ -638,6 +639,11 @@ class ToolCall:
             await self._refuse_if_version_lacks(command, params, resolution)
         self._gate(resolution, params)
         entry = resolution.entry
+        if params is not None and (unreadable := unreadable_text(params)) is not None:
+            shown = _redact_resolved(params, resolution)
+            level = resolution.level.value
+            self.record.calls.append(CallRecord(entry.name, shown, level, "deny", "error"))
+            raise errors.unreadable_params(entry.name, unreadable)
         wire = entry.name
         tracker = self.instance.versions
         early = self.runtime.cost_of(resolution)

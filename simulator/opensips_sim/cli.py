@@ -1,8 +1,8 @@
 """``opensips-sim``: run the simulated OpenSIPS MI endpoint.
 
     opensips-sim --host 127.0.0.1 --port 8888 --scenario lively --seed 1 [--faults FILE]
-                 [--no-quirks] [--idle-timeout 30] [--frozen-clock EPOCH] [--banner]
-                 [--nodes N]
+                 [--no-quirks] [--idle-timeout 30] [--receive-buf-size 1024]
+                 [--frozen-clock EPOCH] [--banner] [--nodes N]
     opensips-sim proxy --upstream URL ...     (fault proxy before a real OpenSIPS)
     opensips-sim snapshot --mi-url URL -o F   (a live OpenSIPS as a scenario)
 
@@ -65,6 +65,14 @@ def build_parser() -> argparse.ArgumentParser:
         default=0.0,
         help="hold the MI for each command's cost x SCALE s (1: real-like, t_hash ~24 s; "
         "0: instant, the default)",
+    )
+    parser.add_argument(
+        "--receive-buf-size",
+        type=int,
+        default=1024,
+        metavar="BYTES",
+        help="httpd's receive_buf_size (3.5+ personas): a larger request body is answered "
+        "400 unread, as real OpenSIPS does (default 1024, OpenSIPS's own)",
     )
     parser.add_argument(
         "--frozen-clock",
@@ -178,6 +186,7 @@ async def serve_cluster(args: argparse.Namespace) -> int:
             idle_timeout=args.idle_timeout,
             cost_scale=args.cost_scale,
             opensips_version=args.opensips_version,
+            receive_buf_size=args.receive_buf_size,
         ),
     )
     ports = await cluster.start(args.host, args.port)
@@ -215,6 +224,7 @@ async def serve(args: argparse.Namespace) -> int:
             idle_timeout=args.idle_timeout,
             cost_scale=args.cost_scale,
             opensips_version=args.opensips_version,
+            receive_buf_size=args.receive_buf_size,
         ),
     )
     server = WireServer(sim)

@@ -7,6 +7,7 @@
   is not a string, ``params`` is neither array nor object, or ``id`` is not null, number or
   string. A top-level array (batch) or scalar has none of these members: invalid, id null.
 * ``{}``/``[]`` params count as no params.
+* A string or name holding ``\\u0000`` or a lone UTF-16 surrogate is a parse error (cJSON).
 * Without ``id`` (a notification) the call runs and gets no answer, except that parse
   errors and invalid requests are answered (with ``"id": null``).
 * An ``id`` of the wrong type cannot be echoed: printing the answer fails, and mi_http then
@@ -17,6 +18,7 @@
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -86,6 +88,27 @@ def _printable_id(value: Any) -> bool:
     return value is None or isinstance(value, int | float | str)
 
 
+_UNREADABLE = re.compile("[\x00\ud800-\udfff]")
+
+
+def _cjson_readable(value: Any) -> bool:
+    """False when a string or member name holds ``\\u0000`` or a lone UTF-16 surrogate:
+    cJSON refuses both (parse error on real 3.4.18, 3.6.8 and 4.0.1)."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            if _UNREADABLE.search(item):
+                return False
+        elif isinstance(item, _Object):
+            for key, member in item.pairs:
+                stack.append(key)
+                stack.append(member)
+        elif isinstance(item, list):
+            stack.extend(item)
+    return True
+
+
 def parse(body: bytes) -> Request:
     """Parse a request body the way ``parse_mi_request`` does."""
     text = body.split(b"\0", 1)[0].decode("utf-8", errors="replace")
@@ -95,6 +118,8 @@ def parse(body: bytes) -> Request:
     try:
         value, _end = _DECODER.raw_decode(text, start)
     except (ValueError, RecursionError):
+        return Request(parsed=False)
+    if not _cjson_readable(value):
         return Request(parsed=False)
     request = Request(parsed=True, raw=value)
     ident = _member(value, "id")

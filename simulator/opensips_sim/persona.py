@@ -14,7 +14,12 @@ captured commands (``data/commands-<version>.json``):
   ``127.0.0.1`` as on the real 4.0.1 lab) and a bare AOR answers ``400 "Domain missing in
   AOR"`` (``tests/simulator/test_use_domain_fidelity.py`` replays a real 4.0.1's answers);
 * 3.4 closes a ``POST`` whose body is chunked without answering (:attr:`Persona.
-  closes_chunked_body`).
+  closes_chunked_body`); every version leaves a request whose head and body pass 16,384
+  bytes unanswered (`MHD_READ_BUFFER`: 3.4 closes it, 3.5+ hold it); 3.5+ also drop a body
+  larger than httpd's ``receive_buf_size`` (1024 bytes by default, ``--receive-buf-size``)
+  and answer 400 without a page, unrun (:attr:`Persona.bounds_body`; measured on real
+  3.6.8 and 4.0.1: 1,024 bytes answered, 1,025 refused, OpenSIPS logs "Received too big
+  HTTP request").
 
 3.4's httpd (``modules/httpd/httpd_proc.c``, ``answer_to_connection``) takes a POST body only
 when the first piece libmicrohttpd hands over is exactly ``Content-Length`` long ("got a
@@ -61,6 +66,11 @@ from .registry import CommandInfo
 VERSIONS = ("3.4.18", "3.6.8", "4.0.1")
 DEFAULT = "3.6.8"
 AMBIGUOUS = -32001
+MHD_READ_BUFFER = 16384
+"""The largest request, head and body, any version's httpd answers (libmicrohttpd's read
+buffer). Measured with a raw socket: 16,384 bytes answered, one more is closed without an
+answer by 3.4.18 (two head sizes) and left unanswered (no byte, no FIN) by 3.6.8 (also with
+``receive_buf_size`` 65536) and 4.0.1."""
 
 # 4.0.1 renamed these without keeping the 3.x name (captures/opensips-4.0.1/diff-vs-3.6.md).
 RENAMED_4X = {
@@ -102,6 +112,11 @@ class Persona:
     def closes_chunked_body(self) -> bool:
         """True when a non-empty chunked POST body is closed unanswered (3.4's httpd)."""
         return self.version.startswith("3.4.")
+
+    @property
+    def bounds_body(self) -> bool:
+        """True for 3.5+: httpd drops a body over ``receive_buf_size`` (answered 400)."""
+        return not self.version.startswith("3.4.")
 
     @property
     def is_default(self) -> bool:

@@ -77,12 +77,14 @@ async def running_simulator(
     frozen_at: float | None = None,
     clock: Clock | None = None,
     opensips_version: str = "3.6.8",
+    receive_buf_size: int = 1024,
 ) -> AsyncIterator[RunningSimulator]:
     """Start a simulator on ``host:port`` (0: a free port) and stop it on exit.
 
     ``frozen_at``: freeze the clock at this epoch (it then moves only by ``advance``), which
     makes answers and the journal reproducible; otherwise the clock follows real time.
     ``opensips_version``: the OpenSIPS version it impersonates (:mod:`opensips_sim.persona`).
+    ``receive_buf_size``: httpd's (3.5+): a larger request body is answered 400, unrun.
     """
     if clock is None:
         clock = Clock(frozen_at, frozen=True) if frozen_at is not None else Clock()
@@ -96,6 +98,7 @@ async def running_simulator(
             idle_timeout=idle_timeout,
             cost_scale=cost_scale,
             opensips_version=opensips_version,
+            receive_buf_size=receive_buf_size,
         ),
     )
     server = WireServer(sim)

@@ -67,6 +67,9 @@ class Settings:
     """Hold the MI for ``cost * cost_scale`` seconds per command (see ``costs.py``); 0: none."""
     opensips_version: str = "3.6.8"
     """The OpenSIPS version impersonated (:mod:`opensips_sim.persona`)."""
+    receive_buf_size: int = 1024
+    """httpd's ``receive_buf_size`` (3.5+; 1024 is OpenSIPS's default): a request body
+    larger than this is dropped, so mi_http answers 400 without running anything."""
 
 
 @dataclass

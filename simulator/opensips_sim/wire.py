@@ -35,6 +35,7 @@ import struct
 from dataclasses import dataclass
 
 from . import control
+from .persona import MHD_READ_BUFFER
 from .simulator import MIReply, Simulator
 from .timefmt import http_date
 
@@ -68,6 +69,8 @@ class HttpRequest:
     version: str
     headers: list[tuple[str, str]]
     body: bytes
+    head_size: int = 0
+    """Bytes of the request line and headers, the blank line included."""
 
     def header(self, name: str) -> str | None:
         """The first header called ``name`` (case-insensitive)."""
@@ -144,7 +147,7 @@ async def read_request(
         if not colon:
             raise BadRequest(f"bad header line {line!r}")
         headers.append((name.strip(), value.strip()))
-    request = HttpRequest(parts[0], parts[1], parts[2], headers, b"")
+    request = HttpRequest(parts[0], parts[1], parts[2], headers, b"", len(head))
     expect = request.header("expect")
     if expect and expect.lower() == "100-continue" and request.version == "HTTP/1.1":
         writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")
@@ -354,9 +357,18 @@ class WireServer:
                     return False
                 if kind == "form":
                     body = b""
-                if self.sim.persona.closes_chunked_body and request.chunked:
+                persona = self.sim.persona
+                oversize = request.head_size + len(body) > MHD_READ_BUFFER
+                if (persona.closes_chunked_body and request.chunked) or (
+                    oversize and not persona.bounds_body
+                ):
                     self.sim.record_http(method, path, None, "closed")
                     return False  # 3.4: "got a truncated POST request" (persona.py)
+                if oversize:
+                    self.sim.record_http(method, path, None, "no_answer")
+                    return await self._hold_unanswered(conn)
+                if persona.bounds_body and len(body) > self.sim.settings.receive_buf_size:
+                    body = b""  # 3.5+: "Received too big HTTP request": mi_http gets none
             if not is_mi_path(path):
                 self.sim.record_http(method, path, 400, "answered")
                 return self._send_page(conn, request, 400, URL_ERROR_PAGE, "text/html")
@@ -373,6 +385,13 @@ class WireServer:
             return self._send_page(conn, request, 400, URL_ERROR_PAGE, "text/html")
         self.sim.record_http(method, path, 406, "answered")
         return self._send_page(conn, request, 406, METHOD_ERROR_PAGE, "text/html", force_close=True)
+
+    async def _hold_unanswered(self, conn: Connection) -> bool:
+        """Say nothing until the idle timeout, then close (3.5+'s oversize request)."""
+        await conn.writer.drain()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(asyncio.Event().wait(), self.sim.settings.idle_timeout)
+        return False
 
     async def _send_reply(self, conn: Connection, request: HttpRequest, reply: MIReply) -> bool:
         writer = conn.writer
@@ -398,10 +417,7 @@ class WireServer:
         if reply.kind == "malformed":
             return self._send_page(conn, request, 200, reply.body, "application/json")
         if reply.kind == "stall":
-            await writer.drain()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(asyncio.Event().wait(), self.sim.settings.idle_timeout)
-            return False
+            return await self._hold_unanswered(conn)
         return False
 
     async def _control(self, conn: Connection, request: HttpRequest) -> bool:

@@ -18,6 +18,7 @@ from opensips_mcp.mi import (
     MIInvalidParams,
     MIOutcomeUnknown,
     MIProtocolError,
+    MIRequestTooLarge,
     MITimeoutError,
 )
 
@@ -163,10 +164,12 @@ async def test_http_4xx_is_an_answer_and_is_not_resent(
     server = await make_server(refuse)
     mi = make_client(server.url)
 
-    with pytest.raises(MIHTTPError) as caught:
+    expected = MIRequestTooLarge if status == 400 else MIHTTPError
+    with pytest.raises(expected) as caught:
         await asyncio.wait_for(mi.call("uptime", level=level), 1)
 
-    assert caught.value.status == status
+    # mi_http answers a page-less 400 only when httpd dropped the body (too large)
+    assert getattr(caught.value, "status", 400) == status
     assert caught.value.attempts == 1
     assert len(server.requests) == 1
 

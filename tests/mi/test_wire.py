@@ -10,14 +10,14 @@ from typing import Any
 import pytest
 
 from opensips_mcp.catalog.levels import AccessLevel
-from opensips_mcp.mi import MIHTTPError, MIOutcomeUnknown, MIProtocolError
+from opensips_mcp.mi import MIHTTPError, MIOutcomeUnknown, MIProtocolError, MIRequestTooLarge
 
 from .conftest import ClientFactory, ServerFactory
 from .failures import Failure, failing_first, not_json, wrong_id
 from .rawserver import RawMIServer, Received, Reply
 
 
-@pytest.mark.parametrize("body_size", [0, 16_000, 60_000])
+@pytest.mark.parametrize("body_size", [0, 1_000, 16_000])
 async def test_each_request_is_handed_to_the_socket_in_one_write(
     body_size: int,
     make_server: ServerFactory,
@@ -119,7 +119,7 @@ async def test_sequential_calls_share_one_keep_alive_connection(
     ("status", "level", "error"),
     [
         (500, AccessLevel.READ, MIHTTPError),
-        (400, AccessLevel.READ, MIHTTPError),
+        (404, AccessLevel.READ, MIHTTPError),
         (202, AccessLevel.WRITE, MIOutcomeUnknown),
         (500, AccessLevel.WRITE, MIOutcomeUnknown),
     ],
@@ -158,7 +158,7 @@ async def test_connection_of_a_reply_without_body_end_is_not_reused(
 
     server = await make_server(refuse_first)
     mi = make_client(server.url)
-    with pytest.raises(MIHTTPError):
+    with pytest.raises(MIRequestTooLarge):  # a page-less 400: mi_http's dropped body
         await mi.call("uptime", level=AccessLevel.READ)
 
     resp = await asyncio.wait_for(mi.call("uptime", level=AccessLevel.READ), 1)

@@ -46,7 +46,8 @@ Errors::
      ├── MIOutcomeUnknown        a write was sent once, no usable answer: may have been
      │                           applied; check state before retrying  .cause, .status
      ├── MIProtocolError         a read's reply was not JSON / not JSON-RPC / wrong id  .cause
-     ├── MIRequestTooLarge       larger than the transport carries (fifo, datagram); not sent
+     ├── MIRequestTooLarge       larger than the transport carries (fifo, datagram: not sent)
+     │                           or mi_http reads (400, unrun)  .size, .limit, .transport
      ├── MIHTTPError             HTTP status other than 200: 3xx/4xx at any level (an answer,
      │                           not retried); 5xx for reads (not re-sent)  .status
      └── MICommandError          JSON-RPC error object (an answer)  .code, .message, .data

@@ -29,6 +29,10 @@ __all__ = ["MIClient", "MIResponse"]
 
 logger = logging.getLogger("opensips_mcp.mi")
 
+HTTPD_RECEIVE_BUF_SIZE = 1024
+"""OpenSIPS 3.5+'s default ``modparam("httpd", "receive_buf_size")``: the largest request
+body mi_http reads (a larger one is dropped and answered 400, unrun)."""
+
 
 @dataclass(frozen=True, slots=True)
 class MIResponse:
@@ -117,14 +121,15 @@ class MIClient:
             body = encode_request(method, params, request_id)
             limit = self._exchange.max_request_size
             if limit is not None and len(body) > limit:
+                scheme = settings.url.split(":", 1)[0]
                 raise MIRequestTooLarge(
                     f"{method}: request of {len(body)} bytes exceeds the {limit}-byte limit "
-                    f"of the MI transport ({settings.url.split(':', 1)[0]}); nothing was sent. "
-                    "Use mi_http for requests this large, or send smaller parameters.",
+                    f"of the MI transport ({scheme}); nothing was sent",
                     method=method,
                     attempts=sent,
                     size=len(body),
                     limit=limit,
+                    transport=scheme,
                 )
             try:
                 answer = await self._exchange.send(body, request_id, deadline)
@@ -146,6 +151,18 @@ class MIClient:
             sent += 1
             elapsed = loop.time() - started
             if isinstance(answer, StatusAnswer):
+                if answer.status == 400 and not answer.page and body:
+                    # mi_http's bodyless 400 to a non-empty request: httpd dropped the body
+                    # (larger than its receive_buf_size) and nothing ran.
+                    raise MIRequestTooLarge(
+                        f"{method}: OpenSIPS refused the {len(body)}-byte request unread "
+                        "(HTTP 400: larger than httpd's receive_buf_size)",
+                        method=method,
+                        attempts=sent,
+                        size=len(body),
+                        limit=HTTPD_RECEIVE_BUF_SIZE,
+                        transport=settings.url.split(":", 1)[0],
+                    )
                 raise MIHTTPError(
                     f"{method}: HTTP {answer.status} from the MI endpoint",
                     method=method,

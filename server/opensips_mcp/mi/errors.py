@@ -104,16 +104,33 @@ class MIProtocolError(MIError):
 
 
 class MIRequestTooLarge(MIError):
-    """The request is larger than the transport can carry in one piece; nothing was sent.
+    """The request is larger than the transport or OpenSIPS takes; it did not run.
 
-    ``mi_fifo`` reads at most 4096 bytes per request and ``mi_datagram`` one datagram of
-    at most 65457 bytes; ``mi_http`` has no such limit. ``size`` and ``limit`` are bytes.
+    Unsent (``attempts`` 0) when the transport's own limit is known: ``mi_fifo`` reads at
+    most 4096 bytes per request, ``mi_datagram`` one datagram of at most 65457 bytes,
+    ``mi_http`` never answers a request (head and body) over 16,384 bytes. Sent and
+    refused unread (``attempts`` 1) over ``mi_http``: OpenSIPS 3.5+'s httpd drops a
+    request body larger than its ``receive_buf_size`` (1024 bytes unless raised) and
+    mi_http answers 400 without running anything (measured on 3.6.8 and 4.0.1).
+    ``size``: the request body's bytes; ``limit``: the limit in bytes (for mi_http the
+    default ``receive_buf_size``, the server's may be larger); ``transport``: the URL
+    scheme.
     """
 
-    def __init__(self, message: str, *, method: str, attempts: int, size: int, limit: int) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        method: str,
+        attempts: int,
+        size: int,
+        limit: int,
+        transport: str,
+    ) -> None:
         super().__init__(message, method=method, attempts=attempts)
         self.size = size
         self.limit = limit
+        self.transport = transport
 
 
 class MIHTTPError(MIError):

@@ -18,7 +18,11 @@ Quirks of ``mi_http`` it keeps:
   connection closed at once: OpenSIPS holds back the end of such (chunked) bodies;
 * a connection that carried an unusable reply (garbage, wrong id) is closed, so no later
   request reads a stale reply;
-* idle connections older than ``keepalive_timeout`` are closed instead of reused.
+* idle connections older than ``keepalive_timeout`` are closed instead of reused;
+* a request larger than httpd ever answers (`MHD_READ_BUFFER`) is not sent
+  (``max_request_size``); a body larger than httpd's ``receive_buf_size`` (1024 bytes
+  unless raised, OpenSIPS 3.5+) is answered 400 without a page, unrun, which `MIClient`
+  tells apart from other 400s.
 """
 
 from __future__ import annotations
@@ -47,6 +51,13 @@ __all__ = ["HTTPTransport"]
 
 _PEEK = int(socket.MSG_PEEK | socket.MSG_DONTWAIT)
 
+MHD_READ_BUFFER = 16384
+"""The largest request (request line, headers and body) OpenSIPS's httpd answers, whatever
+its ``receive_buf_size``: libmicrohttpd's read buffer. Measured with a raw socket on real
+3.4.18, 3.6.8 (also with ``receive_buf_size`` raised to 65536) and 4.0.1: 16,384 bytes are
+answered; one more is closed unanswered by 3.4 and left unanswered (no byte, no FIN, 70 s)
+by 3.6 and 4.0. So a larger request is refused here, unsent."""
+
 
 class _Connection(asyncio.Protocol):
     """One keep-alive connection; carries one request at a time."""
@@ -62,6 +73,7 @@ class _Connection(asyncio.Protocol):
         self.waiter: asyncio.Future[bytes | StatusAnswer] | None = None
         self.body: list[bytes] = []
         self.headers_done = False
+        self.has_length = False
         self.last_data = 0.0
         self.deadline = 0.0
 
@@ -91,6 +103,10 @@ class _Connection(asyncio.Protocol):
 
     # --- httptools callbacks ------------------------------------------------------------
 
+    def on_header(self, name: bytes, value: bytes) -> None:
+        if len(name) == 14 and name.lower() == b"content-length":
+            self.has_length = True
+
     def on_headers_complete(self) -> None:
         self.headers_done = True
         status = self.parser.get_status_code()
@@ -98,7 +114,7 @@ class _Connection(asyncio.Protocol):
             return
         # Judged on status line and headers alone; the body's end may never come.
         if 300 <= status < 500:
-            self._resolve(StatusAnswer(status))
+            self._resolve(StatusAnswer(status, page=self.has_length))
         else:
             self.fail("http_5xx" if status >= 500 else "http_status", status=status)
         self.close()
@@ -127,6 +143,7 @@ class _Connection(asyncio.Protocol):
         self.waiter = waiter
         self.body = []
         self.headers_done = False
+        self.has_length = False
         self.deadline = deadline
         self.transport.write(data)
         self.last_data = self.loop.time()
@@ -190,8 +207,6 @@ class HTTPTransport:
     connection; waiters are served first come, first served.
     """
 
-    max_request_size: int | None = None
-
     def __init__(self, settings: MISettings) -> None:
         self._settings = settings
         parts = urlsplit(settings.url)
@@ -206,6 +221,9 @@ class HTTPTransport:
             "Content-Type: application/json\r\nAccept: application/json\r\n"
             "Content-Length: "
         ).encode("latin-1")
+        # the head of a request at the limit ends with a 5-digit Content-Length
+        at_limit = len(self._head) + len(b"16384\r\n\r\n")
+        self.max_request_size: int | None = MHD_READ_BUFFER - at_limit
         self._ssl: ssl.SSLContext | None = ssl.create_default_context() if self._tls else None
         self._slots = Slots(min(settings.max_in_flight, settings.pool_size))
         self._idle: deque[_Connection] = deque()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeAlias
@@ -16,6 +17,7 @@ __all__ = [
     "ReplyResult",
     "decode_reply",
     "encode_request",
+    "unreadable_text",
 ]
 
 # OpenSIPS echoes ids >= 2**31 as 2147483647, so larger ids could not be matched.
@@ -63,6 +65,37 @@ def encode_request(method: str, params: Params, request_id: int) -> bytes:
     else:
         encoded = _encode(list(params))
     return b'%s,"params":%s,"id":%d}' % (head, encoded.encode("ascii"), request_id)
+
+
+_UNREADABLE = re.compile("[\x00\ud800-\udfff]")
+
+
+def unreadable_text(params: Any) -> str | None:
+    """What in ``params`` OpenSIPS cannot parse, or None.
+
+    OpenSIPS's JSON parser (cJSON) refuses ``\\u0000`` (its strings end at NUL) and a lone
+    UTF-16 surrogate in any string, names included. Measured on real 3.4.18, 3.6.8 and
+    4.0.1: mi_http answers ``-32700 Parse error``, mi_datagram ``400 Parse_error`` and
+    mi_fifo nothing at all, so such a request can never run and is better not sent.
+    """
+    stack = [params]
+    while stack:
+        value = stack.pop()
+        if isinstance(value, str):
+            found = _UNREADABLE.search(value)
+            if found is not None:
+                char = found.group()
+                return (
+                    "the NUL character (U+0000)"
+                    if char == "\x00"
+                    else (f"a lone surrogate (U+{ord(char):04X})")
+                )
+        elif isinstance(value, Mapping):
+            stack.extend(value.keys())
+            stack.extend(value.values())
+        elif isinstance(value, list | tuple):
+            stack.extend(value)
+    return None
 
 
 _encode = json.JSONEncoder(separators=(",", ":"), allow_nan=False).encode

@@ -44,9 +44,15 @@ __all__ = [
 
 @dataclass(frozen=True, slots=True)
 class StatusAnswer:
-    """A 3xx/4xx HTTP reply: the server refused the request (it did not run it)."""
+    """A 3xx/4xx HTTP reply: the server refused the request (it did not run it).
+
+    ``page``: the reply announced a body of its own (a ``Content-Length``), as httpd's
+    "Unable to parse URL!" page has; mi_http's own refusals (no body reached it) come
+    without one (chunked, their end held back).
+    """
 
     status: int
+    page: bool = True
 
 
 Answer = ReplyResult | ReplyError | StatusAnswer
@@ -71,7 +77,8 @@ class Transport(Protocol):
     """One way of carrying MI requests to OpenSIPS and their replies back."""
 
     max_request_size: int | None
-    """Largest request body (bytes) the server can take in one piece, None if unbounded."""
+    """Largest request body (bytes) the server answers, None if unbounded; a larger one is
+    refused unsent (`MIRequestTooLarge`)."""
 
     async def send(self, body: bytes, request_id: int, deadline: float) -> Answer:
         """Send one JSON-RPC request ``body`` and return its answer, or raise `AttemptFailed`.

@@ -1,0 +1,94 @@
+"""Request sizes against a real OpenSIPS (``make lab``, its httpd at OpenSIPS's defaults):
+
+* a body over 1,024 bytes: 3.5+ refuse it unread (``request_too_large`` after one request),
+  3.4 runs it (here: ``ds_set_state`` of an unknown destination, an OpenSIPS error);
+* over 16,384 bytes in all: ``request_too_large`` with nothing sent, on every version;
+* either way the lab answers the next call at once, and the audit record says so;
+* a NUL character in a parameter (OpenSIPS's JSON parser refuses it; over mi_fifo it never
+  answers) is ``invalid_params`` with nothing sent, over mi_http and mi_fifo.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import pytest
+from mcp import Client
+
+from opensips_mcp.confirm import ConfirmPolicy
+from opensips_mcp.gate import Role
+from opensips_mcp.server import OpenSIPSMCP, build_server
+from opensips_mcp.settings import Settings
+from tests.server.helpers import error_code
+
+
+def set_state(address_size: int) -> dict[str, Any]:
+    params = {"state": "i", "group": 1, "address": "sip:" + "x" * address_size}
+    return {"command": "ds_set_state", "params": params}
+
+
+def last_record(tmp_path: Path) -> dict[str, Any]:
+    lines = (tmp_path / "audit.jsonl").read_text().splitlines()
+    return [r for r in map(json.loads, lines) if r.get("kind") == "call"][-1]
+
+
+def bounds_body() -> bool:
+    version = os.environ.get("OPENSIPS_VERSION", "")
+    if not version:
+        pytest.skip("OPENSIPS_VERSION (lab.env) names the lab's version")
+    return not version.startswith("3.4.")
+
+
+@pytest.mark.parametrize(
+    "address_size", [1100, 20_000], ids=["over-1024-bytes", "over-16384-bytes"]
+)
+async def test_an_oversize_request_is_refused_and_the_lab_answers_on(
+    address_size: int, admin: OpenSIPSMCP, tmp_path: Path
+) -> None:
+    refused_unread = bounds_body() and address_size < 16_000
+    async with Client(admin) as client:
+        result = await client.call_tool("mi_execute", set_state(address_size))
+        record = last_record(tmp_path)
+        uptime = await client.call_tool("mi_execute", {"command": "uptime"})
+
+    if address_size < 16_000 and not refused_unread:
+        assert error_code(result) == "opensips_error"  # 3.4 ran it: no such destination
+    else:
+        assert error_code(result) == "request_too_large"
+        assert record["error"] == "request_too_large"
+        calls = [c for c in record["calls"] if c["command"] == "ds_set_state"]
+        assert [c["attempts"] for c in calls] == [1 if refused_unread else 0]
+    assert error_code(uptime) is None
+
+
+@pytest.mark.parametrize("transport", ["http", "fifo"])
+async def test_a_nul_character_is_invalid_params_and_never_sent(
+    transport: str, lab_url: str, tmp_path: Path
+) -> None:
+    url = lab_url
+    if transport == "fifo":
+        fifo = os.environ.get("OPENSIPS_MI_FIFO")
+        if not fifo:
+            pytest.skip("OPENSIPS_MI_FIFO (lab.env) names the lab's FIFO")
+        url = f"fifo://{fifo}?reply_dir=/tmp/"
+    settings = Settings(
+        mi_url=url,
+        role=Role.ADMIN,
+        audit_log=tmp_path / "audit.jsonl",
+        confirm=ConfirmPolicy.NONE,
+        mi_read_timeout=5.0,
+        mi_total_timeout=10.0,
+    )
+    async with Client(build_server(settings)) as client:
+        result = await client.call_tool(
+            "mi_execute",
+            {"command": "ds_set_state", "params": {"state": "i", "group": 1, "address": "a\x00b"}},
+        )
+        record = last_record(tmp_path)
+
+    assert error_code(result) == "invalid_params"
+    calls = [c for c in record["calls"] if c["command"] == "ds_set_state"]
+    assert [(c["decision"], c["attempts"]) for c in calls] == [("deny", 0)]

@@ -32,6 +32,9 @@ Clients and tests match the code; people read the rest. Codes:
 ``declined``          the user declined (or cancelled) the confirmation: nothing was sent
 ``confirmation_unavailable`` the client cannot ask its user to confirm: nothing was sent
 ``unknown_instance``  the ``instance`` argument names no configured OpenSIPS instance
+``invalid_arguments`` the tool's arguments do not fit its input schema (each field and why);
+                      the tool did not run
+``unknown_tool``      no tool has that name; nothing ran
 ==================== ==================================================================
 
 Nothing else reaches the agent: no tracebacks, no exception text of other libraries.
@@ -98,6 +101,8 @@ class ErrorCode(StrEnum):
     DECLINED = "declined"
     CONFIRMATION_UNAVAILABLE = "confirmation_unavailable"
     UNKNOWN_INSTANCE = "unknown_instance"
+    INVALID_ARGUMENTS = "invalid_arguments"
+    UNKNOWN_TOOL = "unknown_tool"
 
 
 class MCPToolError(ToolError):
@@ -133,6 +138,28 @@ def tool_error(
 ) -> MCPToolError:
     """Build the ``ToolError`` the agent will see."""
     return MCPToolError(code, message, mi_code=mi_code, mi_message=mi_message)
+
+
+def invalid_arguments(tool: str, problems: list[tuple[str, str]]) -> MCPToolError:
+    """The SDK's check of ``tool``'s arguments failed: ``(field, reason)`` pairs. The
+    rejected values are not repeated (they are the caller's own)."""
+    shown = "; ".join(f"{field or 'arguments'}: {reason}" for field, reason in problems[:6])
+    more = f" (and {len(problems) - 6} more)" if len(problems) > 6 else ""
+    return tool_error(
+        ErrorCode.INVALID_ARGUMENTS,
+        f"The arguments of '{tool}' do not fit its input schema: {shown}{more}. The tool did "
+        f"not run and nothing was sent. Correct them (tools/list shows the schema) and call "
+        f"again.",
+    )
+
+
+def unknown_tool(tool: str) -> MCPToolError:
+    """No tool is called ``tool``."""
+    return tool_error(
+        ErrorCode.UNKNOWN_TOOL,
+        f"There is no tool '{tool}' on this server; nothing ran. List the tools (tools/list) "
+        f"and use one of their names; mi_execute runs any MI command by name.",
+    )
 
 
 def denied(decision: Decision) -> MCPToolError:

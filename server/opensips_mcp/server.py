@@ -22,7 +22,7 @@ from mcp.types import CallToolResult, InputRequiredResult
 from mcp.types import Tool as MCPTool
 from pydantic import AnyHttpUrl, ValidationError
 
-from opensips_mcp import __version__
+from opensips_mcp import __version__, errors
 from opensips_mcp.agent_log import register_logging
 from opensips_mcp.audit import AuditLog
 from opensips_mcp.catalog import load_catalog
@@ -116,9 +116,18 @@ class OpenSIPSMCP(MCPServer[None]):
             return pending.result
         except ToolError as exc:
             rejected = _rejection(exc, name, self._tool_manager.get_tool(name) is None)
-            if rejected is not None:
-                await self.runtime.record_rejected(context, name, rejected)
-            raise
+            if rejected is None:
+                raise
+            await self.runtime.record_rejected(context, name, rejected)
+            if rejected == "unknown_tool":
+                raise errors.unknown_tool(name) from None
+            cause = exc.__cause__
+            problems = (
+                [(".".join(str(part) for part in err["loc"]), err["msg"]) for err in cause.errors()]
+                if isinstance(cause, ValidationError)
+                else []
+            )
+            raise errors.invalid_arguments(name, problems) from None
 
     async def list_tools(self) -> list[MCPTool]:
         """The tools the calling principal can use, hinted for its role."""

@@ -112,7 +112,7 @@ class FakeMI:
         return web.Response(text=json.dumps(payload), content_type="application/json")
 
 
-_CODE = re.compile(r"^Error executing tool \w+: (\w+):")
+_CODE = re.compile(r"^(?:Error executing tool \S+: )?([a-z_]+):")
 
 
 def error_code(result: CallToolResult) -> str | None:

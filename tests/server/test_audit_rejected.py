@@ -11,7 +11,7 @@ from mcp import Client
 from opensips_mcp.gate import Role
 
 from .conftest import ServerFactory
-from .helpers import FakeMI, audit_records
+from .helpers import FakeMI, audit_records, error_code
 
 
 @pytest.mark.parametrize(
@@ -34,7 +34,7 @@ async def test_a_call_refused_before_the_tool_runs_leaves_one_deny_record_and_se
     async with Client(make_server(Role.ADMIN)) as client:
         result = await client.call_tool(tool, args)
 
-    assert result.is_error
+    assert error_code(result) == error  # the agent sees the audited code
     (record,) = audit_records(audit_path)
     assert (record["tool"], record["decision"], record["outcome"], record["error"]) == (
         tool,

@@ -26,6 +26,10 @@ the first value of each pool), then draws the sequences. A difference fails the 
 ``conformance/expected-differences.toml`` lists its command and kind with a reason. The run
 prints the commands exercised, steps run and differences per command, and exits 1 on an
 unexpected difference.
+
+Last, raw HTTP probes at the edges of what mi_http reads (request sizes, JSON its parser
+refuses: ``conformance.wire_probes``) go to the real server and to the simulator's own wire;
+a probe answered differently is a difference of kind ``wire``.
 """
 
 from __future__ import annotations
@@ -47,6 +51,7 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from conformance import wire_probes
 from opensips_mcp.catalog.catalog import pick_version
 from opensips_mcp.versions import parse_version
 from opensips_sim.clock import Clock
@@ -700,6 +705,8 @@ def main(argv: list[str] | None = None) -> int:
             )
         sequences()
         runner.run(up.close())
+        for probe, detail in runner.run(wire_probes.compare(args.mi_url, version)).items():
+            report.add(f"wire: {probe}", "wire", detail)
     known = [n for n in offered if command_info(n, version) is not None]
     new = sorted(sent_as.get(n, n) for n in offered if command_info(n, version) is None)
     expected = load_expected(version=version)

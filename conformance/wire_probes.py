@@ -1,0 +1,116 @@
+"""Raw HTTP probes for the differential: requests at the edges of what mi_http reads, sent
+byte for byte to the real server and to the simulator's own wire, each on a fresh
+connection, and their outcomes compared.
+
+The edges (measured first on real 3.4.18, 3.6.8 and 4.0.1; ``opensips_sim.persona``):
+a body of 1,024 and 1,025 bytes (httpd's default ``receive_buf_size`` on 3.5+), a whole
+request of 16,384 and 16,385 bytes (libmicrohttpd's read buffer), and JSON cJSON cannot
+read (``\\u0000``, a lone surrogate, broken JSON). Every probe is ``uptime`` with an unknown
+``pad`` param, so whatever runs changes nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from urllib.parse import urlsplit
+
+from opensips_sim.simulator import Settings as SimSettings
+from opensips_sim.simulator import Simulator
+from opensips_sim.wire import WireServer
+
+SILENCE_SECONDS = 0.5
+"""How long a probe waits for a first byte before calling the server silent."""
+HEAD = (
+    b"POST %s HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n"
+)
+FRAME = b'{"jsonrpc":"2.0","method":"uptime","params":{"pad":"%s"},"id":1}'
+
+
+def padded(path: bytes, body_size: int) -> bytes:
+    """A request whose body is ``body_size`` bytes."""
+    body = FRAME % (b"z" * (body_size - len(FRAME % b"")))
+    return HEAD % (path, len(body)) + body
+
+
+def whole(path: bytes, request_size: int) -> bytes:
+    """A request of ``request_size`` bytes in all (head and body)."""
+    for body_size in range(request_size - len(HEAD % (path, 0)), 0, -1):
+        request = padded(path, body_size)
+        if len(request) == request_size:
+            return request
+    raise ValueError(f"no request of {request_size} bytes")
+
+
+def raw(path: bytes, body: bytes) -> bytes:
+    return HEAD % (path, len(body)) + body
+
+
+def probes(path: bytes) -> dict[str, bytes]:
+    """Name -> request bytes."""
+    return {
+        "body 1024": padded(path, 1024),
+        "body 1025": padded(path, 1025),
+        "request 16384": whole(path, 16384),
+        "request 16385": whole(path, 16385),
+        "nul": raw(path, b'{"jsonrpc":"2.0","method":"uptime","params":{"x":"a\\u0000"},"id":1}'),
+        "surrogate": raw(
+            path, b'{"jsonrpc":"2.0","method":"uptime","params":{"x":"\\ud800"},"id":1}'
+        ),
+        "broken json": raw(path, b'{"jsonrpc":"2.0","method":"uptime","id":1'),
+    }
+
+
+async def outcome(host: str, port: int, request: bytes) -> str:
+    """``<status> <page|no page> <json error code|result>``, ``closed`` or ``silent``."""
+    reader, writer = await asyncio.wait_for(asyncio.open_connection(host, port), 5)
+    try:
+        writer.write(request)
+        await writer.drain()
+        try:
+            first = await asyncio.wait_for(reader.read(1), SILENCE_SECONDS)
+        except TimeoutError:
+            return "silent"
+        if not first:
+            return "closed"
+        head = (first + await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 5)).decode()
+        status = head.split(" ", 2)[1]
+        length = next(
+            (
+                int(line.split(":", 1)[1])
+                for line in head.split("\r\n")
+                if line.lower().startswith("content-length:")
+            ),
+            None,
+        )
+        if length is None:
+            return f"{status} no page"
+        body = json.loads(await asyncio.wait_for(reader.readexactly(length), 5))
+        error = body.get("error")
+        return f"{status} {'error ' + str(error['code']) if error else 'result'}"
+    finally:
+        writer.close()
+        with contextlib.suppress(ConnectionError, TimeoutError):
+            await asyncio.wait_for(writer.wait_closed(), 5)
+
+
+async def compare(real_url: str, version: str) -> dict[str, str]:
+    """Probe name -> ``real ... | sim ...`` for every probe answered differently."""
+    parts = urlsplit(real_url)
+    host, port = parts.hostname or "127.0.0.1", parts.port or 80
+    path = (parts.path or "/mi").encode()
+    settings = SimSettings(opensips_version=version, idle_timeout=2.0)
+    sim = Simulator("quiet", seed=1, settings=settings)
+    wire = WireServer(sim)
+    sim_port = await wire.start("127.0.0.1", 0)
+    differences: dict[str, str] = {}
+    try:
+        for name, request in probes(path).items():
+            real = await outcome(host, port, request)
+            mine = await outcome("127.0.0.1", sim_port, request)
+            if real != mine:
+                differences[name] = f"real {real} | sim {mine}"
+    finally:
+        await wire.close()
+    return differences

@@ -291,6 +291,15 @@ def from_mi_error(exc: MIError, entry: CatalogEntry | None) -> MCPToolError:
             f"The MI endpoint answered '{command}' with HTTP {exc.status} instead of a JSON-RPC "
             f"reply. Check the configured MI URL points at OpenSIPS mi_http.",
         )
+    if isinstance(exc, MIProtocolError) and exc.cause == "unprintable":
+        return tool_error(
+            ErrorCode.BAD_RESPONSE,
+            f"OpenSIPS ran '{command}' but could not send its answer over mi_datagram: it "
+            f"answered '500 Internal error', which mi_datagram does when the answer does not "
+            f"fit in one datagram (65,457 bytes). It is a read: nothing changed. Ask for less "
+            f"(a filter, a paged tool such as registrations_list or dialogs_list), or run it "
+            f"through an mi_http or mi_fifo URL, which carry larger answers.",
+        )
     if isinstance(exc, MIProtocolError):
         return tool_error(
             ErrorCode.BAD_RESPONSE,

@@ -5,7 +5,9 @@
 * over 16,384 bytes in all: ``request_too_large`` with nothing sent, on every version;
 * either way the lab answers the next call at once, and the audit record says so;
 * a NUL character in a parameter (OpenSIPS's JSON parser refuses it; over mi_fifo it never
-  answers) is ``invalid_params`` with nothing sent, over mi_http and mi_fifo.
+  answers) is ``invalid_params`` with nothing sent, over mi_http and mi_fifo;
+* an answer too large for one mi_datagram reply (``500 Internal error``) is reported as
+  such, and mi_http carries the same answer.
 """
 
 from __future__ import annotations
@@ -23,6 +25,8 @@ from opensips_mcp.gate import Role
 from opensips_mcp.server import OpenSIPSMCP, build_server
 from opensips_mcp.settings import Settings
 from tests.server.helpers import error_code
+
+from .aors import aor
 
 
 def set_state(address_size: int) -> dict[str, Any]:
@@ -92,3 +96,52 @@ async def test_a_nul_character_is_invalid_params_and_never_sent(
     assert error_code(result) == "invalid_params"
     calls = [c for c in record["calls"] if c["command"] == "ds_set_state"]
     assert [(c["decision"], c["attempts"]) for c in calls] == [("deny", 0)]
+
+
+async def test_an_answer_too_large_for_mi_datagram_says_so_and_the_lab_answers_on(
+    admin: OpenSIPSMCP, tmp_path: Path
+) -> None:
+    """mi_datagram answers ``500 Internal error`` when an answer does not fit in one
+    datagram (65,457 bytes); a read is reported as such (bad_response), not as garbage."""
+    datagram = os.environ.get("OPENSIPS_MI_DATAGRAM")
+    if not datagram:
+        pytest.skip("OPENSIPS_MI_DATAGRAM (lab.env) names the lab's mi_datagram socket")
+    url = f"unix://{datagram}" if datagram.startswith("/") else f"udp://{datagram}"
+    settings = Settings(
+        mi_url=url,
+        role=Role.ADMIN,
+        audit_log=tmp_path / "udp" / "audit.jsonl",
+        confirm=ConfirmPolicy.NONE,
+        mi_read_timeout=5.0,
+        mi_total_timeout=10.0,
+    )
+    show = {"command": "ul_show_contact", "params": {"table_name": "location", "aor": aor("bulk")}}
+    async with Client(admin) as http:
+        for i in range(250):  # about 139 KB of contacts for one AOR
+            contact = f"sip:bulk{i}-{'p' * 300}@127.0.0.1:5999"
+            params = {
+                "table_name": "location",
+                "aor": aor("bulk"),
+                "contact": contact,
+                "expires": 3600,
+                "q": "1",
+                "flags": 0,
+                "cflags": "0",
+                "methods": 0,
+            }
+            added = await http.call_tool("mi_execute", {"command": "ul_add", "params": params})
+            assert error_code(added) is None
+        try:
+            async with Client(build_server(settings)) as udp:
+                big = await udp.call_tool("mi_execute", show)
+                uptime = await udp.call_tool("mi_execute", {"command": "uptime"})
+            whole = await http.call_tool("mi_execute", show)
+        finally:
+            await http.call_tool(
+                "mi_execute",
+                {"command": "ul_rm", "params": {"table_name": "location", "aor": aor("bulk")}},
+            )
+
+    assert error_code(big) == "bad_response"
+    assert error_code(uptime) is None
+    assert error_code(whole) is None  # mi_http carries it

@@ -20,6 +20,7 @@ from opensips_mcp.mi import (
     MICommandNotFound,
     MIConnectionError,
     MIOutcomeUnknown,
+    MIProtocolError,
     MIRequestTooLarge,
     MITimeoutError,
 )
@@ -150,7 +151,7 @@ async def test_read_without_answer_is_not_resent_either(
 async def test_unparsable_reply_to_a_write_is_unknown(
     kind: str, make_fake: FakeFactory, make_client: ClientFactory
 ) -> None:
-    fake = await make_fake(kind, lambda request: b"500 Internal error")
+    fake = await make_fake(kind, lambda request: b'{"jsonrpc":"2.0","res')
     mi = make_client(fake.url)
 
     with pytest.raises(MIOutcomeUnknown) as caught:
@@ -309,3 +310,21 @@ async def test_concurrent_calls_each_get_their_own_answer(
     )
 
     assert [r.result for r in results] == [{"n": n} for n in range(40)]
+
+
+@pytest.mark.parametrize("kind", ["udp", "unix"])
+@pytest.mark.parametrize("level", [AccessLevel.READ, AccessLevel.WRITE])
+async def test_an_answer_too_large_for_a_datagram_is_unprintable_and_not_resent(
+    kind: str, level: AccessLevel, make_fake: FakeFactory, make_client: ClientFactory
+) -> None:
+    """mi_datagram sends the text ``500 Internal error`` when the command's answer does not
+    fit in one datagram (measured on real 3.6.8): the command ran, its answer is lost."""
+    fake = await make_fake(kind, lambda request: b"500 Internal error")
+    mi = make_client(fake.url)
+
+    with pytest.raises(MIProtocolError if level.is_read else MIOutcomeUnknown) as caught:
+        await mi.call("ul_dump", None, level=level)
+
+    assert caught.value.cause == "unprintable"
+    assert caught.value.attempts == 1
+    assert len(fake.requests) == 1

@@ -173,3 +173,34 @@ async def test_datagram_that_does_not_parse_gets_parse_error(
         reply = await RawStream(url, short_dir).ask(b"not json")
 
     assert reply == b"400 Parse_error"
+
+
+@pytest.mark.parametrize("kind", ["udp", "unix"])
+async def test_an_answer_larger_than_a_datagram_is_500_internal_error(
+    kind: str, start_simulator: StartSimulator, short_dir: Path
+) -> None:
+    """As a real 3.6.8 did for a 139 KB ul_show_contact: mi_datagram cannot print it into
+    one datagram and sends ``500 Internal error`` instead (the command ran)."""
+    sim = await start_simulator()
+    for i in range(250):
+        contact = f"sip:bulk{i}-{'p' * 300}@127.0.0.1:5999"
+        params = {
+            "table_name": "location",
+            "aor": "bulk",
+            "contact": contact,
+            "expires": 3600,
+            "q": "1",
+            "flags": 0,
+            "cflags": "0",
+            "methods": 0,
+        }
+        head, _ = await exchange(sim.port, post(rpc("ul_add", params)))
+        assert head.status == 200
+    async with serving_stream(sim, kind, str(short_dir)) as url:
+        raw = RawStream(url, short_dir)
+        big = await raw.ask(rpc("ul_show_contact", {"table_name": "location", "aor": "bulk"}))
+        small = await raw.ask(rpc("ul_show_contact", {"table_name": "location", "aor": "alice"}))
+
+    assert big == b"500 Internal error"
+    assert small is not None and json.loads(small)["result"]["Contacts"]
+    assert sim.journal()[-2]["method"] == "ul_show_contact"

@@ -215,6 +215,6 @@ def _exhausted(method: str, last: AttemptFailed, sent: int) -> MIError:
         return MITimeoutError(text, method=method, attempts=sent, cause=cause)
     if last.status is not None:
         return MIHTTPError(text, method=method, attempts=sent, status=last.status)
-    if cause in ("truncated", "malformed", "not_jsonrpc", "wrong_id"):
+    if cause in ("truncated", "malformed", "not_jsonrpc", "wrong_id", "unprintable"):
         return MIProtocolError(text, method=method, attempts=sent, cause=cause)
     return MIConnectionError(text, method=method, attempts=sent, cause=cause)

@@ -2,9 +2,10 @@
 
 Framing, from ``modules/mi_datagram/datagram_fnc.c`` (3.6): OpenSIPS reads one datagram
 of at most ``DATAGRAM_SOCK_BUF_SIZE`` (65457) bytes, runs it and sends the reply as one
-datagram to the sender's address, cut at 65457 bytes (a longer reply arrives truncated
-and is not JSON). A request it cannot parse gets the plain-text datagram
-``400 Parse_error``; a failure to build the reply ``500 Internal error``.
+datagram to the sender's address. A reply that does not fit in 65457 bytes is not sent:
+the plain-text datagram ``500 Internal error`` comes instead (`UNPRINTABLE`: the command
+ran, its answer is lost; cause ``unprintable``). A request it cannot parse gets the
+plain-text datagram ``400 Parse_error``.
 
 Sockets: a pool of connected datagram sockets (at most ``pool_size``), each carrying one
 request at a time, so a reply on a socket belongs to its request. A socket whose exchange
@@ -38,6 +39,10 @@ __all__ = ["MAX_DATAGRAM", "DatagramTransport"]
 
 MAX_DATAGRAM = 65457
 """mi_datagram's ``DATAGRAM_SOCK_BUF_SIZE``: the largest request or reply datagram."""
+UNPRINTABLE = b"500 Internal error"
+"""mi_datagram's answer when it ran the command but could not print the reply into one
+datagram: a reply over 65457 bytes (measured on real 3.6.8: a 139 KB ``ul_show_contact``),
+or a reply it fails to build."""
 
 
 class DatagramTransport:
@@ -171,6 +176,8 @@ class DatagramTransport:
                 raise AttemptFailed(cause, sent=True) from None
         finally:
             loop.remove_reader(fd)
+        if payload == UNPRINTABLE:
+            raise AttemptFailed("unprintable", sent=True)
         return decode_or_fail(payload, request_id)
 
     async def _send(

@@ -95,7 +95,9 @@ class MIProtocolError(MIError):
     """A read's reply could not be understood (the read is not re-sent: it ran).
 
     ``cause`` is ``"truncated"``, ``"malformed"`` (body is not JSON), ``"not_jsonrpc"``
-    (JSON, but not a JSON-RPC 2.0 response) or ``"wrong_id"`` (answer to another request).
+    (JSON, but not a JSON-RPC 2.0 response), ``"wrong_id"`` (answer to another request) or
+    ``"unprintable"`` (mi_datagram's ``500 Internal error``: the answer did not fit in a
+    datagram).
     """
 
     def __init__(self, message: str, *, method: str, attempts: int, cause: str) -> None:

@@ -285,6 +285,16 @@ def from_mi_error(exc: MIError, entry: CatalogEntry | None) -> MCPToolError:
         )
     if isinstance(exc, MIRequestTooLarge):
         return _too_large(exc)
+    if isinstance(exc, MIHTTPError) and exc.status == 500:
+        return tool_error(
+            ErrorCode.BAD_RESPONSE,
+            f"OpenSIPS ran '{command}' but answered HTTP 500 without a reply: mi_http does so "
+            f"when it cannot print the answer, most often because it is larger than httpd's "
+            f"buf_size (a quarter of pkg memory unless set; OpenSIPS logs 'failed to print "
+            f"json response'). It is a read: nothing changed, and it was not re-sent. Ask for "
+            f"less (a filter, one AOR or dialog), or have the operator raise "
+            f'modparam("httpd", "buf_size", ...) and pkg memory (-M) on that OpenSIPS.',
+        )
     if isinstance(exc, MIHTTPError):
         return tool_error(
             ErrorCode.BAD_RESPONSE,

@@ -1,7 +1,7 @@
 """``opensips-sim``: run the simulated OpenSIPS MI endpoint.
 
     opensips-sim --host 127.0.0.1 --port 8888 --scenario lively --seed 1 [--faults FILE]
-                 [--no-quirks] [--idle-timeout 30] [--receive-buf-size 1024]
+                 [--no-quirks] [--idle-timeout 30] [--receive-buf-size 1024] [--buf-size N]
                  [--frozen-clock EPOCH] [--banner] [--nodes N]
     opensips-sim proxy --upstream URL ...     (fault proxy before a real OpenSIPS)
     opensips-sim snapshot --mi-url URL -o F   (a live OpenSIPS as a scenario)
@@ -73,6 +73,14 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="BYTES",
         help="httpd's receive_buf_size (3.5+ personas): a larger request body is answered "
         "400 unread, as real OpenSIPS does (default 1024, OpenSIPS's own)",
+    )
+    parser.add_argument(
+        "--buf-size",
+        type=int,
+        default=None,
+        metavar="BYTES",
+        help="httpd's buf_size: a larger answer is answered 500 without a body after the "
+        "command ran, as real mi_http does (default: no bound)",
     )
     parser.add_argument(
         "--frozen-clock",
@@ -187,6 +195,7 @@ async def serve_cluster(args: argparse.Namespace) -> int:
             cost_scale=args.cost_scale,
             opensips_version=args.opensips_version,
             receive_buf_size=args.receive_buf_size,
+            buf_size=args.buf_size,
         ),
     )
     ports = await cluster.start(args.host, args.port)
@@ -225,6 +234,7 @@ async def serve(args: argparse.Namespace) -> int:
             cost_scale=args.cost_scale,
             opensips_version=args.opensips_version,
             receive_buf_size=args.receive_buf_size,
+            buf_size=args.buf_size,
         ),
     )
     server = WireServer(sim)

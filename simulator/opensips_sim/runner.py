@@ -78,6 +78,7 @@ async def running_simulator(
     clock: Clock | None = None,
     opensips_version: str = "3.6.8",
     receive_buf_size: int = 1024,
+    buf_size: int | None = None,
 ) -> AsyncIterator[RunningSimulator]:
     """Start a simulator on ``host:port`` (0: a free port) and stop it on exit.
 
@@ -85,6 +86,7 @@ async def running_simulator(
     makes answers and the journal reproducible; otherwise the clock follows real time.
     ``opensips_version``: the OpenSIPS version it impersonates (:mod:`opensips_sim.persona`).
     ``receive_buf_size``: httpd's (3.5+): a larger request body is answered 400, unrun.
+    ``buf_size``: httpd's: a larger answer is answered 500 without a body (None: no bound).
     """
     if clock is None:
         clock = Clock(frozen_at, frozen=True) if frozen_at is not None else Clock()
@@ -99,6 +101,7 @@ async def running_simulator(
             cost_scale=cost_scale,
             opensips_version=opensips_version,
             receive_buf_size=receive_buf_size,
+            buf_size=buf_size,
         ),
     )
     server = WireServer(sim)

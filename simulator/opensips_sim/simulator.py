@@ -70,6 +70,10 @@ class Settings:
     receive_buf_size: int = 1024
     """httpd's ``receive_buf_size`` (3.5+; 1024 is OpenSIPS's default): a request body
     larger than this is dropped, so mi_http answers 400 without running anything."""
+    buf_size: int | None = None
+    """httpd's ``buf_size``: an answer larger than this cannot be printed, and mi_http
+    answers 500 without a body after running the command (measured on a real 3.6.8: a
+    13 MB ``ul_dump``). None: no bound (the real default is a quarter of pkg memory)."""
 
 
 @dataclass

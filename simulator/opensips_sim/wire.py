@@ -396,6 +396,9 @@ class WireServer:
     async def _send_reply(self, conn: Connection, request: HttpRequest, reply: MIReply) -> bool:
         writer = conn.writer
         if reply.kind == "json":
+            limit = self.sim.settings.buf_size
+            if limit is not None and len(reply.body) > limit:
+                return self._send_empty(conn, request, 500)  # "failed to print json response"
             return self._send_page(conn, request, reply.status, reply.body, "application/json")
         if reply.kind == "empty":
             return self._send_empty(conn, request, reply.status)

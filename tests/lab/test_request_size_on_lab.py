@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 from pathlib import Path
@@ -20,8 +21,10 @@ from typing import Any
 import pytest
 from mcp import Client
 
+from opensips_mcp.catalog import AccessLevel
 from opensips_mcp.confirm import ConfirmPolicy
 from opensips_mcp.gate import Role
+from opensips_mcp.mi import MIClient, MISettings
 from opensips_mcp.server import OpenSIPSMCP, build_server
 from opensips_mcp.settings import Settings
 from tests.server.helpers import error_code
@@ -145,3 +148,45 @@ async def test_an_answer_too_large_for_mi_datagram_says_so_and_the_lab_answers_o
     assert error_code(big) == "bad_response"
     assert error_code(uptime) is None
     assert error_code(whole) is None  # mi_http carries it
+
+
+async def test_an_answer_larger_than_httpd_buf_size_is_reported_and_one_aor_still_reads(
+    admin: OpenSIPSMCP, lab_url: str
+) -> None:
+    """About 13 MB of registrations: the lab's httpd (buf_size a quarter of its 32 MB pkg
+    memory) cannot print ul_dump and answers 500; registrations_list says so
+    (bad_response), and reading one AOR still works. The contacts are removed after."""
+    aors = [aor(f"bufbulk{n}") for n in range(500)]
+    async with MIClient(MISettings(url=lab_url, read_timeout=20.0, total_timeout=30.0)) as mi:
+        gate = asyncio.Semaphore(8)
+
+        async def add(i: int) -> None:
+            params = {
+                "table_name": "location",
+                "aor": aors[i % 500],
+                "expires": 3600,
+                "contact": f"sip:b{i}-{'p' * 420}@127.0.0.1:5999",
+                "q": "1",
+                "flags": 0,
+                "cflags": "0",
+                "methods": 0,
+            }
+            async with gate:
+                await mi.call("ul_add", params, level=AccessLevel.WRITE)
+
+        async def remove(name: str) -> None:
+            async with gate:
+                await mi.call(
+                    "ul_rm", {"table_name": "location", "aor": name}, level=AccessLevel.DESTRUCTIVE
+                )
+
+        try:
+            await asyncio.gather(*(add(i) for i in range(24_000)))
+            async with Client(admin) as client:
+                listing = await client.call_tool("registrations_list", {})
+                one = await client.call_tool("registrations_list", {"aor": aors[0]})
+        finally:
+            await asyncio.gather(*(remove(name) for name in aors))
+
+    assert error_code(listing) == "bad_response"
+    assert error_code(one) is None

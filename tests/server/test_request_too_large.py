@@ -145,3 +145,19 @@ async def test_text_opensips_cannot_parse_is_invalid_params_and_unsent(
         0,
     )
     assert [(c["decision"], c["outcome"]) for c in record["calls"]] == [("deny", "error")]
+
+
+async def test_an_answer_too_large_for_httpd_is_a_bad_response_naming_the_read(
+    audit_path: Path,
+) -> None:
+    """mi_http answers 500 without a reply when the answer is larger than httpd's buf_size
+    (a real 3.6.8 did so for a 13 MB ul_dump): a read is reported, never re-sent."""
+    simulator = Simulator("quiet", seed=7, settings=SimSettings(buf_size=600))
+    async with served(simulator) as url:
+        server = build_server(settings(url, audit_path))
+        listing = await call(server, "registrations_list", {})
+        one = await call(server, "registrations_list", {"aor": "alice"})
+
+    assert error_code(listing) == "bad_response"
+    assert error_code(one) is None  # one AOR's answer fits
+    assert commands_run(simulator).count("ul_dump") == 1

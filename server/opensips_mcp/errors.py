@@ -292,8 +292,9 @@ def from_mi_error(exc: MIError, entry: CatalogEntry | None) -> MCPToolError:
             f"when it cannot print the answer, most often because it is larger than httpd's "
             f"buf_size (a quarter of pkg memory unless set; OpenSIPS logs 'failed to print "
             f"json response'). It is a read: nothing changed, and it was not re-sent. Ask for "
-            f"less (a filter, one AOR or dialog), or have the operator raise "
-            f'modparam("httpd", "buf_size", ...) and pkg memory (-M) on that OpenSIPS.',
+            f"less (a filter, one AOR or dialog), use an mi_fifo URL for this instance (it "
+            f"carries such answers: a 16 MB ul_dump on a real 3.6.8), or have the operator "
+            f'raise modparam("httpd", "buf_size", ...) and pkg memory (-M) on that OpenSIPS.',
         )
     if isinstance(exc, MIHTTPError):
         return tool_error(

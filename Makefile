@@ -9,7 +9,7 @@ SIM_PORT ?= 8888
 NODES ?= 1
 
 .PHONY: help venv test lint typecheck pytest sim serve conformance conformance-transports conformance-versions differential bench catalog coverage clean
-.PHONY: lab lab-deps lab-build lab-stop lab-status lab-tools
+.PHONY: lab lab-deps lab-build lab-stop lab-status lab-tools lab-sweep
 .PHONY: mcp-conformance
 
 help:
@@ -27,6 +27,8 @@ help:
 	@echo "make lab-deps     apt-get install the OpenSIPS build packages and SIPp"
 	@echo "make lab-stop     stop the lab of LAB_PORT_OFFSET (every PID it started)"
 	@echo "make lab-tools    every typed tool against the running lab (tests/lab)"
+	@echo "make lab-sweep    every recipe through mi_execute over the lab's http, fifo and"
+	@echo "                  datagram MI; none may end unknowing (conformance/sweep.py)"
 
 $(STAMP): pyproject.toml
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "need $(PYTHON) (Python 3.11)"; exit 1; }
@@ -116,6 +118,10 @@ lab-status:
 lab-tools: $(STAMP)
 	@$(LAB) env >/dev/null
 	env $$($(LAB) env | grep -v '^#') $(BIN)/python -m pytest tests/lab -rA
+
+lab-sweep: $(STAMP)
+	@$(LAB) env >/dev/null
+	env $$($(LAB) env | grep -v '^#') $(BIN)/python -m conformance.sweep
 
 mcp-conformance: $(STAMP)
 	$(BIN)/python scripts/mcp_conformance.py

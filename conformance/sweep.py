@@ -25,7 +25,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import re
 import sys
 import tempfile
 import time
@@ -35,8 +34,10 @@ from pathlib import Path
 from typing import Any
 
 from mcp import Client
+from mcp.types import CallToolResult
 
 from conformance.differential import impersonated_version
+from conformance.harness import ToolOutcome
 from conformance.oracle import NEVER_SEND
 from conformance.strategies import BLOCKS_A_LAB
 from opensips_mcp.catalog import AccessLevel, load_catalog
@@ -61,7 +62,6 @@ VALUES: tuple[Callable[[str], Any], ...] = (
     lambda _: "\u00e9\u0000\n",
     lambda _: "\ud800",
 )
-_CODE = re.compile(r"^(?:Error executing tool \S+: )?([a-z_]+):")
 
 
 def calls(version: str) -> list[tuple[str, Any]]:
@@ -83,13 +83,12 @@ def calls(version: str) -> list[tuple[str, Any]]:
     return out
 
 
-def code_of(result: Any) -> str:
+def code_of(result: CallToolResult) -> str:
     """``ok`` or the stable code of a failed call (``no code`` if it has none)."""
-    if not result.is_error:
+    code = ToolOutcome.of(result).code
+    if code is None:
         return "ok"
-    text = result.content[0].text if result.content else ""
-    match = _CODE.match(text)
-    return match.group(1) if match else "no code"
+    return "no code" if code.startswith("<no code") else code
 
 
 async def server_version(url: str) -> str:

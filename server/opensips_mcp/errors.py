@@ -195,7 +195,6 @@ def _short(value: Any, limit: int = 300) -> str:
 
 def _too_large(exc: MIRequestTooLarge) -> MCPToolError:
     command, size = exc.method, exc.size
-    module = "mi_fifo" if exc.transport == "fifo" else "mi_datagram"
     if exc.transport in ("http", "https") and exc.attempts == 0:
         return tool_error(
             ErrorCode.REQUEST_TOO_LARGE,
@@ -213,6 +212,7 @@ def _too_large(exc: MIRequestTooLarge) -> MCPToolError:
             f"Nothing ran. Send shorter parameters, or ask the operator to raise "
             f'modparam("httpd", "receive_buf_size", ...) on that OpenSIPS.',
         )
+    module = "mi_fifo" if exc.transport == "fifo" else "mi_datagram"
     return tool_error(
         ErrorCode.REQUEST_TOO_LARGE,
         f"The request for '{command}' is {size} bytes; OpenSIPS's {module} takes "

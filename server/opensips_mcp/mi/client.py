@@ -64,6 +64,7 @@ class MIClient:
         self._rng: UniformSource = rng if rng is not None else random.Random()
         self._ids = IdSequence()
         self._exchange = open_transport(settings)
+        self._scheme = settings.url.split(":", 1)[0]
 
     async def __aenter__(self) -> Self:
         return self
@@ -121,15 +122,14 @@ class MIClient:
             body = encode_request(method, params, request_id)
             limit = self._exchange.max_request_size
             if limit is not None and len(body) > limit:
-                scheme = settings.url.split(":", 1)[0]
                 raise MIRequestTooLarge(
                     f"{method}: request of {len(body)} bytes exceeds the {limit}-byte limit "
-                    f"of the MI transport ({scheme}); nothing was sent",
+                    f"of the MI transport ({self._scheme}); nothing was sent",
                     method=method,
                     attempts=sent,
                     size=len(body),
                     limit=limit,
-                    transport=scheme,
+                    transport=self._scheme,
                 )
             try:
                 answer = await self._exchange.send(body, request_id, deadline)
@@ -161,7 +161,7 @@ class MIClient:
                         attempts=sent,
                         size=len(body),
                         limit=HTTPD_RECEIVE_BUF_SIZE,
-                        transport=settings.url.split(":", 1)[0],
+                        transport=self._scheme,
                     )
                 raise MIHTTPError(
                     f"{method}: HTTP {answer.status} from the MI endpoint",

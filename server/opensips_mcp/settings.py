@@ -27,6 +27,7 @@ from opensips_mcp.audit.syslog import SyslogURLError, parse_syslog_url
 from opensips_mcp.confirm.policy import ConfirmPolicy
 from opensips_mcp.gate import Principal, Role
 from opensips_mcp.instances import InstanceConfig, check_name, parse_instances, resolve_fleet
+from opensips_mcp.mi.fifo import reply_dir_of
 
 Transport = Literal["stdio", "http"]
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
@@ -204,6 +205,8 @@ def _url(value: Any) -> str:
     text = _text(value)
     parts = urlsplit(text)
     if parts.scheme in ("fifo", "unix") and parts.path.startswith("/") and not parts.netloc:
+        if parts.scheme == "fifo":
+            reply_dir_of(text)  # one mi_fifo would drop every request of: refused here
         return text  # mi_fifo, mi_datagram on a unix socket (see opensips_mcp.mi.MISettings)
     if parts.scheme not in ("http", "https", "udp") or not parts.hostname:
         raise ValueError(

@@ -216,7 +216,8 @@ async def serve_cluster(args: argparse.Namespace) -> int:
 
 
 async def serve(args: argparse.Namespace) -> int:
-    """Run until SIGINT/SIGTERM."""
+    """Run until SIGINT/SIGTERM (0), or until a request crashes it as it would crash
+    OpenSIPS (1, the reason on standard error)."""
     if args.nodes != 1:
         if args.nodes < 1:
             raise ValueError("--nodes is at least 1")
@@ -243,6 +244,15 @@ async def serve(args: argparse.Namespace) -> int:
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
+    crashes: list[str] = []
+
+    def crashed(reason: str) -> None:
+        # as OpenSIPS: a crashed MI process stops the whole server
+        crashes.append(reason)
+        print(f"opensips-sim: {reason}; the simulator stops too", file=sys.stderr, flush=True)
+        stop.set()
+
+    sim.crash_hooks.append(crashed)
     url = f"http://{args.host}:{port}/mi"
     print(f"opensips-sim listening on {url}", flush=True)
     streams = await start_streams(sim, args)
@@ -254,7 +264,7 @@ async def serve(args: argparse.Namespace) -> int:
         await server.close()
         for stream in streams:
             await stream.close()
-    return 0
+    return 1 if crashes else 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:

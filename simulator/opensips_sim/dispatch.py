@@ -3,7 +3,8 @@
 OpenSIPS accepts a command's params when their names equal one of its recipes:
 
 * ``{}``, ``[]`` and no ``params`` are "no params": the recipe without names, if any;
-* named (object): no recipe with that many names -> ``Too few or too many parameters``;
+* named (object): no recipe with that many names (duplicates count) -> ``Too few or too
+  many parameters``;
   recipes with that many names but none with these names -> ``Named parameters do not match``;
 * positional (array): refused for named-only commands (``Command only supports named
   parameters``); bound by position to the one recipe with that many names; two such
@@ -22,6 +23,7 @@ from typing import Any
 
 from . import errors
 from .errors import MIError
+from .jsonrpc import member_count
 from .params import Params
 from .registry import HANDLERS, CallContext, CommandInfo, Implementation, Level, commands
 from .world import World
@@ -90,7 +92,8 @@ def resolve(
         recipe = same_size[0]
         return Resolved(info, impl, recipe, Params(dict(zip(recipe, raw_params, strict=True))))
     names = set(raw_params)
-    same_size = [r for r in info.recipes if r and len(r) == len(raw_params)]
+    count = member_count(raw_params)
+    same_size = [r for r in info.recipes if r and len(r) == count]
     if not same_size:
         raise errors.invalid_params(errors.TOO_FEW_OR_MANY)
     for recipe in same_size:

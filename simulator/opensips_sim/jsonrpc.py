@@ -6,7 +6,7 @@
 * The request is invalid (``-32600``) when ``jsonrpc`` is not the string ``"2.0"``, ``method``
   is not a string, ``params`` is neither array nor object, or ``id`` is not null, number or
   string. A top-level array (batch) or scalar has none of these members: invalid, id null.
-* ``{}``/``[]`` params count as no params.
+* ``{}``/``[]`` params count as no params; every member counts, duplicate names included.
 * A string or name holding ``\\u0000`` or a lone UTF-16 surrogate is a parse error (cJSON).
 * Without ``id`` (a notification) the call runs and gets no answer, except that parse
   errors and invalid requests are answered (with ``"id": null``).
@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -139,12 +140,35 @@ def parse(body: bytes) -> Request:
     params = _member(value, "params")
     if params is not _ABSENT:
         if isinstance(params, _Object):
-            request.params = dict(params) or None
+            request.params = params if params.pairs else None  # duplicates: member_count
         elif isinstance(params, list):
             request.params = params or None
         else:
             request.invalid = True
     return request
+
+
+def member_count(params: Mapping[str, Any] | list[Any]) -> int:
+    """How many params OpenSIPS counts: every member of a JSON object, duplicate names
+    included (``{"a":1,"a":2}`` is two params: no one-param recipe matches it)."""
+    if isinstance(params, _Object):
+        return len(params.pairs)
+    return len(params)
+
+
+def value_end(data: bytes) -> int | None:
+    """Where the JSON value at the start of ``data`` (after white space) ends, in bytes, as
+    cJSON's ``parse_end``; None when cJSON could not parse one (mi_fifo's framing)."""
+    text = data.split(b"\0", 1)[0].decode("utf-8", errors="surrogateescape")
+    start = 0
+    while start < len(text) and text[start] <= " ":
+        start += 1
+    try:
+        _value, end = _DECODER.raw_decode(text, start)
+    except (ValueError, RecursionError):
+        return None
+    size = len(text[:end].encode("utf-8", errors="surrogateescape"))
+    return size if parse(data[:size]).parsed else None  # escapes cJSON refuses
 
 
 def echo_id(value: Any) -> Any:

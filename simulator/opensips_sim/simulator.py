@@ -83,6 +83,9 @@ class MIReply:
     kind: ReplyKind
     status: int = 200
     body: bytes = b""
+    unprintable: bool = False
+    """The answer was built but could not be printed (an ``id`` of a type OpenSIPS cannot
+    echo): mi_http answers 500, mi_fifo ``failed to print response``."""
 
 
 class Simulator:
@@ -113,6 +116,10 @@ class Simulator:
         self.world_hooks: list[Callable[[World], None]] = []
         #: Called after each command ran, whatever it answered (a simulated cluster replicates).
         self.after_apply: list[Callable[[], None]] = []
+        #: Why the simulated OpenSIPS is down (see `crash`); None while it serves.
+        self.crashed: str | None = None
+        #: Called with the reason when a request crashes the simulated OpenSIPS.
+        self.crash_hooks: list[Callable[[str], None]] = []
         self.world = World(seed=seed, clock=self.clock)
         self.load(scenario)
 
@@ -129,10 +136,22 @@ class Simulator:
         self.scenario = data
 
     def reset(self, seed: int | None = None) -> None:
-        """A fresh world from the current scenario (journal and fault rules are kept)."""
+        """A fresh world from the current scenario (journal and fault rules are kept); a
+        crashed server (`crash`) serves again, as a restarted OpenSIPS would."""
         if seed is not None:
             self.seed = seed
+        self.crashed = None
         self.load(self.scenario)
+
+    def crash(self, reason: str, *, http_method: str, path: str) -> None:
+        """A request that crashes the real OpenSIPS arrived: journal it, stop answering MI
+        (every later request is closed unanswered, on every transport, until `reset`) and
+        tell the `crash_hooks` (``opensips-sim`` exits, as OpenSIPS does)."""
+        self.record_http(http_method, path, None, "crashed")
+        if self.crashed is None:
+            self.crashed = reason
+            for hook in self.crash_hooks:
+                hook(reason)
 
     async def reset_async(self, seed: int | None = None) -> None:
         """``POST /sim/reset``: :meth:`reset` (a fault proxy restores its upstream instead)."""
@@ -186,6 +205,8 @@ class Simulator:
     ) -> MIReply:
         """Answer one MI request body; journals it and applies fault rules."""
         entry = self.journal.record(self._entry(http_method, path))
+        if self.crashed is not None:
+            return self._done(entry, MIReply("close"), None)
         request = jsonrpc.parse(body)
         entry["method"] = request.method
         entry["params"] = request.params
@@ -195,7 +216,7 @@ class Simulator:
         envelope = jsonrpc.envelope_error(request)
         if envelope is not None:
             if not request.id_printable:
-                return self._done(entry, MIReply("empty", 500), None)
+                return self._done(entry, MIReply("empty", 500, unprintable=True), None)
             return self._done(entry, self._error(envelope, request), envelope.code)
 
         method = request.method or ""

@@ -3,11 +3,20 @@
 Framing as OpenSIPS 3.6 does it (modules/mi_fifo/fifo_fnc.c, modules/mi_datagram/
 datagram_fnc.c):
 
-* FIFO: requests ``:<reply_name>:<JSON>`` arrive on the FIFO (at most 4096 bytes each);
-  the reply is written to ``<reply_dir><reply_name>``, opened non-blocking (retried four
+* FIFO: requests ``:<reply_name>:<JSON>`` arrive on the FIFO, read at most 4096 bytes at
+  a time; a request ends where its JSON value ends (white space, new lines included, may
+  come before it; what follows is the next request), not at a new line (`take_requests`).
+  The reply is written to ``<reply_dir><reply_name>``, opened non-blocking (retried four
   times, 80 ms apart, while nobody reads it), then closed. A name holding ``.``, ``/``
-  or ``\\`` is refused (no reply). An empty name means "no reply wanted". A request whose
-  JSON does not parse gets no reply at all ("cannot parse command", measured on 3.6.8).
+  or ``\\``, or making ``reply_dir`` + name longer than 127 bytes, is refused (not run, no
+  reply; measured on 3.6.8). An empty name means "no reply wanted". A request whose JSON
+  does not parse gets no reply at all ("cannot parse command", measured on 3.6.8); one
+  whose ``id`` cannot be printed gets the text ``failed to print response``.
+* A request that parses but has no string ``method`` (a batch, a scalar, ``{}``) crashes
+  OpenSIPS: its mi_fifo traces it with ``strlen(NULL)`` (3.4.18 to 4.0.1), 4.0's
+  mi_datagram builds a profiling name from it; the process segfaults and OpenSIPS stops
+  (measured on 3.6.8 and 3.4.18 over FIFO, on 4.0.1 over UDP; 3.4/3.6's mi_datagram answer
+  ``-32600``). The simulator then crashes too (`Simulator.crash`).
 * Datagram (UDP or a unix socket): one request per datagram of at most 65457 bytes; the
   reply is one datagram to the sender; a reply longer than 65457 bytes is replaced by the
   text ``500 Internal error`` (measured on 3.6.8: a 139 KB ``ul_show_contact``); a request
@@ -24,6 +33,7 @@ reply kind     FIFO                                          datagram
 json           the JSON reply                                the JSON reply
 empty 202      nothing (a notification)                      nothing
 empty (other)  ``failed to build response`` (mi_throw_error)  ``500 Internal error``
+unprintable    ``failed to print response``                  ``500 Internal error``
 reset/close    reply FIFO opened and closed, nothing written  nothing
 truncate       first half of the reply                       first half of the reply
 malformed      the malformed body                            the malformed body
@@ -44,18 +54,32 @@ from typing import Any
 from . import jsonrpc
 from .simulator import MIReply, Simulator
 
-__all__ = ["MAX_DATAGRAM", "MAX_FIFO_REQUEST", "DatagramServer", "FIFOServer", "start_streams"]
+__all__ = [
+    "MAX_DATAGRAM",
+    "MAX_FIFO_REQUEST",
+    "DatagramServer",
+    "FIFOServer",
+    "start_streams",
+    "take_requests",
+]
 
 MAX_FIFO_REQUEST = 4096
 MAX_DATAGRAM = 65457
+MAX_MI_FILENAME = 128
 _FIFO_ERROR = b"failed to build response"
+_FIFO_PRINT_ERROR = b"failed to print response"
+_WHITE_SPACE = b" \t\r\n"  # OpenSIPS's is_ws
+_NO_METHOD_CRASH = (
+    "a request without a string method crashes OpenSIPS {version}: {module} segfaults on "
+    "it and the whole server stops"
+)
 _DATAGRAM_ERROR = b"500 Internal error"
 _PARSE_ERROR = b"400 Parse_error"
 _REPLY_TRIES = 5
 _REPLY_WAIT = 0.08
 
 
-def _wire_bytes(reply: MIReply, error_text: bytes) -> bytes | None:
+def _wire_bytes(reply: MIReply, error_text: bytes, print_error: bytes) -> bytes | None:
     """The bytes to send back for ``reply``; None sends nothing, b"" closes at once."""
     kind = reply.kind
     if kind in ("json", "malformed"):
@@ -63,7 +87,9 @@ def _wire_bytes(reply: MIReply, error_text: bytes) -> bytes | None:
     if kind == "truncate":
         return reply.body[: len(reply.body) // 2]
     if kind == "empty":
-        return None if reply.status == 202 else error_text
+        if reply.status == 202:
+            return None
+        return print_error if reply.unprintable else error_text
     if kind in ("reset", "close"):
         return b""
     return None  # stall
@@ -78,7 +104,7 @@ class FIFOServer:
         self.reply_dir = Path(reply_dir)
         self._fds: list[int] = []
         self._buffer = b""
-        self._queue: asyncio.Queue[bytes] = asyncio.Queue()
+        self._queue: asyncio.Queue[tuple[bytes, bytes]] = asyncio.Queue()
         self._worker: asyncio.Task[None] | None = None
         self._tasks: set[asyncio.Task[None]] = set()
 
@@ -110,15 +136,20 @@ class FIFOServer:
             self.path.unlink()
 
     def _readable(self, fd: int) -> None:
-        with contextlib.suppress(BlockingIOError):
-            self._buffer += os.read(fd, 65536)
-        # Requests are separated by the end of their JSON; the client ends each with "\n".
-        while b"\n" in self._buffer:
-            frame, self._buffer = self._buffer.split(b"\n", 1)
-            if frame.strip():
-                self._queue.put_nowait(frame)
-        if len(self._buffer) > MAX_FIFO_REQUEST:
-            self._buffer = b""  # as mi_fifo: a request over its buffer is dropped
+        room = MAX_FIFO_REQUEST - len(self._buffer)
+        if room <= 0:
+            # mi_fifo would read nothing and spin on this request forever; start over
+            self._buffer = b""
+            room = MAX_FIFO_REQUEST
+        try:
+            chunk = os.read(fd, room)
+        except BlockingIOError:
+            return
+        frames, self._buffer = take_requests(
+            self._buffer, chunk, len(os.fsencode(str(self.reply_dir))) + 1
+        )
+        for frame in frames:
+            self._queue.put_nowait(frame)
 
     async def _serve(self) -> None:
         # A task per request, as the HTTP wire: `Simulator.handle_mi` runs commands one at a
@@ -126,24 +157,22 @@ class FIFOServer:
         loop = asyncio.get_running_loop()
         while True:
             frame = await self._queue.get()
-            task = loop.create_task(self._one(frame.lstrip()))
+            task = loop.create_task(self._one(frame))
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
 
-    async def _one(self, frame: bytes) -> None:
-        if len(frame) > MAX_FIFO_REQUEST or not frame.startswith(b":"):
+    async def _one(self, frame: tuple[bytes, bytes]) -> None:
+        name, body = frame
+        request = jsonrpc.parse(body)
+        if request.parsed and request.method is None and self.sim.crashed is None:
+            version = self.sim.persona.version
+            reason = _NO_METHOD_CRASH.format(version=version, module="mi_fifo")
+            self.sim.crash(reason, http_method="FIFO", path=str(self.path))
             return
-        name, sep, body = frame[1:].partition(b":")
-        if not sep or not body:
-            return
-        if any(c in name for c in b"./\\"):
-            return  # "forbidden filename"
-        if not jsonrpc.parse(body).parsed:
-            return  # mi_fifo: "cannot parse command", no reply (measured on 3.6.8)
         reply = await self.sim.handle_mi(body, http_method="FIFO", path=str(self.path))
-        if not name:
-            return
-        data = _wire_bytes(reply, _FIFO_ERROR)
+        if not name or self.sim.crashed is not None:
+            return  # no reply wanted; or the server is down
+        data = _wire_bytes(reply, _FIFO_ERROR, _FIFO_PRINT_ERROR)
         if data is None:
             return
         await self._reply(self.reply_dir / name.decode("latin-1"), data)
@@ -169,6 +198,45 @@ class FIFOServer:
             finally:
                 os.close(fd)
             return
+
+
+def take_requests(
+    kept: bytes, chunk: bytes, reply_dir_size: int
+) -> tuple[list[tuple[bytes, bytes]], bytes]:
+    """mi_fifo_callback's reading of one ``chunk`` after the bytes it ``kept`` from the last
+    read: the ``(reply name, JSON body)`` requests it runs, in order, and the bytes it keeps
+    for the next read. ``reply_dir_size``: the bytes of ``reply_dir`` plus one (the NUL).
+
+    As ``modules/mi_fifo/fifo_fnc.c`` (3.4.18 to 4.0.1): white space is skipped; a request
+    not starting with ``:``, or whose name is forbidden or too long, drops everything read
+    so far; one whose JSON is incomplete or unreadable is dropped, except that what was
+    left after an earlier request of the same read is kept, to be completed by the next
+    read (a request split across two reads); after a request, the rest is read the same way.
+    """
+    data = kept + chunk
+    keep = len(kept)  # what a failed first pass keeps: mi_fifo's remain_len is unchanged
+    frames: list[tuple[bytes, bytes]] = []
+    while True:
+        rest = data.lstrip(_WHITE_SPACE)
+        if not rest:
+            return frames, b""  # "command file is empty"
+        if len(rest) < 3:
+            return frames, data[:keep]
+        if rest[:1] != b":":
+            return frames, b""  # "command must begin with ':'"
+        sep = rest.find(b":", 1)
+        if sep < 0 or sep >= len(rest) - 1:
+            return frames, data[:keep]  # "file separator missing", "no command specified"
+        name = rest[1:sep]
+        if any(c in name for c in b"./\\") or reply_dir_size + len(name) > MAX_MI_FILENAME:
+            return frames, b""  # "forbidden filename", "reply fifoname too long"
+        body = rest[sep + 1 :]
+        end = jsonrpc.value_end(body)
+        if end is None:
+            return frames, data[:keep]  # "cannot parse command": no reply
+        frames.append((name, body[:end]))
+        data = body[end:]
+        keep = len(data)
 
 
 def _write_all(fd: int, data: bytes) -> None:
@@ -262,12 +330,20 @@ class DatagramServer:
             task.add_done_callback(self._tasks.discard)
 
     async def _one(self, data: bytes, addr: Any) -> None:
-        if not jsonrpc.parse(data).parsed:
+        path = str(self.unix_path) if self.unix_path is not None else f"{self.host}:{self.port}"
+        request = jsonrpc.parse(data)
+        if self.sim.crashed is not None:
+            pass  # down: handle_mi journals it and answers nothing
+        elif not request.parsed:
             self._send(_PARSE_ERROR, addr)  # for any parse error (measured on 3.6.8)
             return
-        path = str(self.unix_path) if self.unix_path is not None else f"{self.host}:{self.port}"
+        elif request.method is None and self.sim.persona.version.startswith("4."):
+            version = self.sim.persona.version
+            reason = _NO_METHOD_CRASH.format(version=version, module="mi_datagram")
+            self.sim.crash(reason, http_method=self.label, path=path)
+            return
         reply = await self.sim.handle_mi(data, http_method=self.label, path=path)
-        out = _wire_bytes(reply, _DATAGRAM_ERROR)
+        out = _wire_bytes(reply, _DATAGRAM_ERROR, _DATAGRAM_ERROR)
         if out:
             # a reply that does not fit is not printed: "500 Internal error" (real 3.6.8)
             self._send(out if len(out) <= MAX_DATAGRAM else _DATAGRAM_ERROR, addr)

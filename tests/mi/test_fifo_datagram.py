@@ -17,11 +17,13 @@ import pytest
 
 from opensips_mcp.catalog.levels import AccessLevel
 from opensips_mcp.mi import (
+    MIClient,
     MICommandNotFound,
     MIConnectionError,
     MIOutcomeUnknown,
     MIProtocolError,
     MIRequestTooLarge,
+    MISettings,
     MITimeoutError,
 )
 from opensips_mcp.mi.datagram import MAX_DATAGRAM
@@ -202,6 +204,16 @@ async def test_request_larger_than_the_transport_carries_is_refused_unsent(
     assert fake.requests == []
     resp = await mi.call("dp_translate", {"input": "x" * 1000}, level=AccessLevel.WRITE)
     assert resp.result == "OK"
+
+
+def test_a_reply_dir_too_long_for_mi_fifo_is_refused_when_the_client_is_made() -> None:
+    # mi_fifo drops, unrun and unanswered, a request whose reply_dir + name + NUL exceeds
+    # 128 bytes (measured on 3.6.8: a 122-byte name in /tmp/ is answered, 123 is not);
+    # this client's names are 45 bytes, leaving 82 for the directory
+    fits = "/" + "d" * 80 + "/"
+    MIClient(MISettings(url=f"fifo:///run/opensips_fifo?reply_dir={fits}"))
+    with pytest.raises(ValueError, match="reply_dir"):
+        MIClient(MISettings(url=f"fifo:///run/opensips_fifo?reply_dir={fits}x/"))
 
 
 async def test_fifo_request_is_framed_with_a_private_reply_fifo_removed_on_close(

@@ -43,6 +43,14 @@ def test_params_that_are_neither_mapping_nor_sequence_are_refused(params: Any) -
         encode_request("uptime", params, 1)
 
 
+@pytest.mark.parametrize("method", [None, 5, ["uptime"], b"uptime"])
+def test_a_method_that_is_not_a_string_is_refused(method: Any) -> None:
+    # OpenSIPS's mi_fifo (and 4.0's mi_datagram) segfaults on a request without a string
+    # method, and the whole server stops (measured on 3.6.8, 3.4.18 and 4.0.1)
+    with pytest.raises(TypeError):
+        encode_request(method, None, 1)
+
+
 def test_params_json_cannot_hold_are_refused() -> None:
     with pytest.raises(ValueError):
         encode_request("x", {"v": float("nan")}, 1)

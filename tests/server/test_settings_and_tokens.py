@@ -60,6 +60,8 @@ def test_command_line_beats_environment_beats_config_file_beats_defaults(tmp_pat
         ("port", "x"),
         ("role", "root"),
         ("mi_url", "ftp://x/mi"),
+        # mi_fifo drops unanswered any request whose reply path is over 127 bytes
+        ("mi_url", "fifo:///run/opensips_fifo?reply_dir=/" + "d" * 81 + "/"),
         ("transport", "sse"),
         ("read_only", "maybe"),
         ("mi_read_timeout", "-1"),

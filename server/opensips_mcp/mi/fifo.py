@@ -7,7 +7,16 @@ nobody reads it, ``ENXIO``: retried 4 times 80 ms apart, then the reply is dropp
 missing name, ``ENOENT``, is dropped at once), checks it is a FIFO that is neither a
 symbolic link nor hard-linked, writes the JSON reply and closes it. ``reply_name`` may not
 hold ``.``, ``/`` or ``\\``; ``reply_dir`` is the module's parameter (default ``/tmp/``),
-given here as ``?reply_dir=`` in the URL.
+given here as ``?reply_dir=`` in the URL. ``reply_dir`` and the name together may not
+exceed ``MAX_MI_FILENAME`` (128) bytes with their terminating NUL: a longer one is dropped
+unrun and unanswered ("reply fifoname too long", 3.4.18 to 4.0.1; measured on 3.6.8), so a
+``reply_dir`` too long for this client's names is refused when the transport is made.
+
+A request that parses as JSON but has no string ``method`` (a batch array, a scalar, a
+missing or non-string ``method``) crashes OpenSIPS 3.4.18 to 4.0.1: mi_fifo traces it with
+``strlen(NULL)``, the MI FIFO process segfaults and the main process stops the whole server
+(measured on 3.6.8 and 3.4.18). `opensips_mcp.mi.jsonrpc.encode_request` only frames a
+``str`` method.
 
 Reply FIFOs. Every call has its own unguessable name (128 random bits), mode 0600, in
 ``reply_dir``; the client opens it for reading before sending, reads the reply up to
@@ -73,12 +82,33 @@ MAX_FIFO_REQUEST = min(4096, select.PIPE_BUF)
 _NAME_BYTES = 16
 _PREFIX = "opensips_mcp_"
 _FRAMING = len(b"::\n") + 2 * _NAME_BYTES + len(_PREFIX)
+MAX_MI_FILENAME = 128
+"""mi_fifo's bound on ``reply_dir`` + reply name + NUL, in bytes (``mi_fifo.h``)."""
 
 _MULTI_REPLY = frozenset(
     (b"t_uac_dlg", b"uac_dlg", b"tm:uac_dlg", b"pua_publish", b"publish", b"pua_mi:publish")
 )
 """Commands OpenSIPS may answer more than once, 3.4 to 4.0 names (``MI_ASYNC_RPL_FLAG``
 handlers called with ``done`` 0: modules tm and pua_mi): their reply FIFO is never reused."""
+
+
+def reply_dir_of(url: str) -> str:
+    """The ``reply_dir`` of a ``fifo://`` URL (``/tmp/`` by default), ending in ``/``.
+
+    Raises `ValueError` when it is too long for mi_fifo to open this client's reply FIFOs
+    in (see the module docstring): OpenSIPS would drop every request unanswered.
+    """
+    reply_dir = parse_qs(urlsplit(url).query).get("reply_dir", ["/tmp/"])[-1]
+    reply_dir = reply_dir if reply_dir.endswith("/") else reply_dir + "/"
+    room = MAX_MI_FILENAME - 1 - len(_PREFIX) - 2 * _NAME_BYTES
+    if len(os.fsencode(reply_dir)) > room:
+        raise ValueError(
+            f"fifo reply_dir {reply_dir!r} is too long: mi_fifo drops, unrun and unanswered, "
+            f"a request whose reply path exceeds {MAX_MI_FILENAME - 1} bytes, which leaves "
+            f"{room} bytes for the directory of this client's reply FIFOs; point mi_fifo's "
+            "reply_dir (and ?reply_dir= in the URL) at a shorter path"
+        )
+    return reply_dir
 
 
 class FIFOTransport:
@@ -99,9 +129,7 @@ class FIFOTransport:
         self._fifo = unquote(parts.path)
         if not self._fifo or parts.netloc not in ("", "localhost"):
             raise ValueError(f"fifo url must be fifo:///absolute/path, got {settings.url!r}")
-        query = parse_qs(parts.query)
-        reply_dir = query.get("reply_dir", ["/tmp/"])[-1]
-        self._reply_dir = reply_dir if reply_dir.endswith("/") else reply_dir + "/"
+        self._reply_dir = reply_dir_of(settings.url)
         self._slots = Slots(settings.max_in_flight)
         self._replies = ReplyFIFOs(self._reply_dir, keep=settings.max_in_flight)
         self._watcher = ReadWatcher()

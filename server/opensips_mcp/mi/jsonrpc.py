@@ -45,7 +45,8 @@ def encode_request(method: str, params: Params, request_id: int) -> bytes:
     """The JSON body of one MI request, as bytes.
 
     ``params`` None omits the member; a mapping gives named parameters, any other
-    sequence positional ones. Raises `TypeError` for a ``str``/``bytes`` ``params`` or
+    sequence positional ones. Raises `TypeError` for a ``method`` that is not a ``str``
+    (see `opensips_mcp.mi.fifo`: OpenSIPS crashes on one), a ``str``/``bytes`` ``params`` or
     values JSON cannot hold, `ValueError` for NaN or infinities.
 
     Members in the order ``jsonrpc``, ``method``, ``params``, ``id``; compact ASCII JSON.
@@ -53,6 +54,9 @@ def encode_request(method: str, params: Params, request_id: int) -> bytes:
     """
     head = _HEADS.get(method)
     if head is None:
+        if type(method) is not str:
+            # a request without a string method segfaults mi_fifo (and 4.0's mi_datagram)
+            raise TypeError(f"method must be a str, not {type(method).__name__}")
         head = b'{"jsonrpc":"2.0","method":' + _encode(method).encode("ascii")
         if len(_HEADS) < _MAX_HEADS:
             _HEADS[method] = head

@@ -28,8 +28,11 @@ prints the commands exercised, steps run and differences per command, and exits 
 unexpected difference.
 
 Last, raw HTTP probes at the edges of what mi_http reads (request sizes, JSON its parser
-refuses: ``conformance.wire_probes``) go to the real server and to the simulator's own wire;
-a probe answered differently is a difference of kind ``wire``.
+refuses, JSON-RPC envelopes: ``conformance.wire_probes``) go to the real server and to the
+simulator's own wire, and, given the server's FIFO and datagram socket (``--mi-fifo``,
+``--mi-datagram``, or ``make lab``'s environment), raw mi_fifo and mi_datagram probes
+(``conformance.stream_probes``) to both; a probe answered differently is a difference of
+kind ``wire``.
 """
 
 from __future__ import annotations
@@ -51,7 +54,7 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from conformance import wire_probes
+from conformance import stream_probes, wire_probes
 from opensips_mcp.catalog.catalog import pick_version
 from opensips_mcp.versions import parse_version
 from opensips_sim.clock import Clock
@@ -662,6 +665,21 @@ def main(argv: list[str] | None = None) -> int:
     """Run the differential check; 0 when every difference is expected."""
     parser = argparse.ArgumentParser(prog="python -m conformance.differential")
     parser.add_argument("--mi-url", default=os.environ.get("OPENSIPS_MI_URL", ""))
+    parser.add_argument(
+        "--mi-fifo",
+        default=os.environ.get("OPENSIPS_MI_FIFO", ""),
+        help="the server's mi_fifo FIFO, for the FIFO probes (make lab's OPENSIPS_MI_FIFO)",
+    )
+    parser.add_argument(
+        "--mi-fifo-reply-dir",
+        default=os.environ.get("OPENSIPS_MI_FIFO_REPLY_DIR", "/tmp/"),
+        help="mi_fifo's reply_dir on the server (default /tmp/, the module's own)",
+    )
+    parser.add_argument(
+        "--mi-datagram",
+        default=os.environ.get("OPENSIPS_MI_DATAGRAM", ""),
+        help="the server's mi_datagram socket, host:port or /path (OPENSIPS_MI_DATAGRAM)",
+    )
     parser.add_argument("--examples", type=int, default=int(os.environ.get("DIFF_EXAMPLES", 40)))
     parser.add_argument("--steps", type=int, default=int(os.environ.get("DIFF_STEPS", 12)))
     parser.add_argument("--seed", type=int, default=0)
@@ -707,6 +725,12 @@ def main(argv: list[str] | None = None) -> int:
         runner.run(up.close())
         for probe, detail in runner.run(wire_probes.compare(args.mi_url, version)).items():
             report.add(f"wire: {probe}", "wire", detail)
+        if args.mi_fifo or args.mi_datagram:
+            streams = stream_probes.compare(
+                version, args.mi_fifo or None, args.mi_fifo_reply_dir, args.mi_datagram or None
+            )
+            for probe, detail in runner.run(streams).items():
+                report.add(f"wire: {probe}", "wire", detail)
     known = [n for n in offered if command_info(n, version) is not None]
     new = sorted(sent_as.get(n, n) for n in offered if command_info(n, version) is None)
     expected = load_expected(version=version)
@@ -727,6 +751,14 @@ def main(argv: list[str] | None = None) -> int:
         f"steps: {report.steps}; {time.monotonic() - started:.0f} s"
     )
     print("  exercised: " + ", ".join(f"{c}({n})" for c, n in sorted(report.exercised.items())))
+    sent = [f"{len(wire_probes.probes(b'/mi'))} over mi_http"]
+    if args.mi_fifo:
+        sent.append(f"{len(stream_probes.fifo_probes(args.mi_fifo_reply_dir))} over mi_fifo")
+    if args.mi_datagram:
+        udp = not args.mi_datagram.startswith("/")
+        probes = stream_probes.datagram_probes(version, udp=udp)
+        sent.append(f"{len(probes)} over mi_datagram ({'udp' if udp else 'unix'})")
+    print(f"  raw wire probes: {', '.join(sent)}")
     never = sorted(set(sendable) & set(known) - set(report.exercised))
     if never:
         print(f"  offered but not drawn this run: {', '.join(never)}")

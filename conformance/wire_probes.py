@@ -5,8 +5,16 @@ connection, and their outcomes compared.
 The edges (measured first on real 3.4.18, 3.6.8 and 4.0.1; ``opensips_sim.persona``):
 a body of 1,024 and 1,025 bytes (httpd's default ``receive_buf_size`` on 3.5+), a whole
 request of 16,384 and 16,385 bytes (libmicrohttpd's read buffer), and JSON cJSON cannot
-read (``\\u0000``, a lone surrogate, broken JSON). Every probe is ``uptime`` with an unknown
-``pad`` param, so whatever runs changes nothing.
+read (``\\u0000``, a lone surrogate, broken JSON), and JSON-RPC envelopes at the edges of
+what ``parse_mi_request`` accepts (a batch, ``id`` and ``params`` of every type, a missing
+``jsonrpc``, duplicate names, trailing bytes). Every probe is ``uptime``, ``which`` or a
+read with wrong params, so whatever runs changes nothing.
+
+With the lab's FIFO and datagram socket (``OPENSIPS_MI_FIFO``, ``OPENSIPS_MI_DATAGRAM``),
+the same kind of probes go over mi_fifo (framing: a request over several lines, two in one
+write, reply names at mi_fifo's length bound, an ``id`` it cannot print) and mi_datagram
+(an oversized UDP datagram). Never sent: a request without a string ``method`` over
+mi_fifo, or over 4.x's mi_datagram; it crashes the real server (``opensips_sim.streams``).
 """
 
 from __future__ import annotations
@@ -45,6 +53,42 @@ def raw(path: bytes, body: bytes) -> bytes:
     return HEAD % (path, len(body)) + body
 
 
+ENVELOPES: dict[str, bytes] = {
+    "ok": b'{"jsonrpc":"2.0","method":"uptime","id":1}',
+    "nul": b'{"jsonrpc":"2.0","method":"uptime","params":{"x":"a\\u0000"},"id":1}',
+    "surrogate": b'{"jsonrpc":"2.0","method":"uptime","params":{"x":"\\ud800"},"id":1}',
+    "broken json": b'{"jsonrpc":"2.0","method":"uptime","id":1',
+    "no jsonrpc": b'{"method":"uptime","id":1}',
+    "jsonrpc 1.0": b'{"jsonrpc":"1.0","method":"uptime","id":1}',
+    "id string": b'{"jsonrpc":"2.0","method":"uptime","id":"abc"}',
+    "id null": b'{"jsonrpc":"2.0","method":"uptime","id":null}',
+    "id float": b'{"jsonrpc":"2.0","method":"uptime","id":1.5}',
+    "id over int": b'{"jsonrpc":"2.0","method":"uptime","id":12345678901234567890}',
+    "id object": b'{"jsonrpc":"2.0","method":"uptime","id":{"a":1}}',
+    "id bool": b'{"jsonrpc":"2.0","method":"uptime","id":true}',
+    "method empty": b'{"jsonrpc":"2.0","method":"","id":1}',
+    "method case": b'{"jsonrpc":"2.0","method":"UPTIME","id":1}',
+    "params array": b'{"jsonrpc":"2.0","method":"uptime","params":[],"id":1}',
+    "params string": b'{"jsonrpc":"2.0","method":"uptime","params":"x","id":1}',
+    "params null": b'{"jsonrpc":"2.0","method":"uptime","params":null,"id":1}',
+    "param twice": b'{"jsonrpc":"2.0","method":"get_statistics",'
+    b'"params":{"statistics":["rcv_requests"],"statistics":["x"]},"id":1}',
+    "param unknown": b'{"jsonrpc":"2.0","method":"get_statistics","params":{"nope":1},"id":1}',
+    "param type": b'{"jsonrpc":"2.0","method":"get_statistics","params":{"statistics":"x"},"id":1}',
+    "member twice": b'{"jsonrpc":"2.0","method":"nosuch","method":"uptime","id":1}',
+    "trailing bytes": b'{"jsonrpc":"2.0","method":"uptime","id":1}xyz',
+}
+"""Bodies every transport may carry (each has a string ``method``)."""
+NO_METHOD: dict[str, bytes] = {
+    "batch": b'[{"jsonrpc":"2.0","method":"uptime","id":1}]',
+    "no method": b'{"jsonrpc":"2.0","id":1}',
+    "method number": b'{"jsonrpc":"2.0","method":5,"id":1}',
+    "empty object": b"{}",
+    "scalar": b"1",
+}
+"""Bodies without a string method: mi_http and 3.x's mi_datagram answer ``-32600``."""
+
+
 def probes(path: bytes) -> dict[str, bytes]:
     """Name -> request bytes."""
     return {
@@ -52,12 +96,23 @@ def probes(path: bytes) -> dict[str, bytes]:
         "body 1025": padded(path, 1025),
         "request 16384": whole(path, 16384),
         "request 16385": whole(path, 16385),
-        "nul": raw(path, b'{"jsonrpc":"2.0","method":"uptime","params":{"x":"a\\u0000"},"id":1}'),
-        "surrogate": raw(
-            path, b'{"jsonrpc":"2.0","method":"uptime","params":{"x":"\\ud800"},"id":1}'
-        ),
-        "broken json": raw(path, b'{"jsonrpc":"2.0","method":"uptime","id":1'),
+        **{name: raw(path, body) for name, body in (ENVELOPES | NO_METHOD).items()},
     }
+
+
+def answer(body: bytes) -> str:
+    """``error <code> id=<id>``, ``result id=<id>``, or ``text <text>`` for what is not JSON."""
+    try:
+        document = json.loads(body)
+    except ValueError:
+        return "text " + body[:40].decode("latin-1")
+    if not isinstance(document, dict):
+        return "json " + type(document).__name__
+    error = document.get("error")
+    ident = json.dumps(document.get("id"))
+    if isinstance(error, dict):
+        return f"error {error.get('code')} id={ident}"
+    return f"result id={ident}"
 
 
 async def outcome(host: str, port: int, request: bytes) -> str:
@@ -84,9 +139,9 @@ async def outcome(host: str, port: int, request: bytes) -> str:
         )
         if length is None:
             return f"{status} no page"
-        body = json.loads(await asyncio.wait_for(reader.readexactly(length), 5))
-        error = body.get("error")
-        return f"{status} {'error ' + str(error['code']) if error else 'result'}"
+        if length == 0:
+            return f"{status} empty"
+        return f"{status} {answer(await asyncio.wait_for(reader.readexactly(length), 5))}"
     finally:
         writer.close()
         with contextlib.suppress(ConnectionError, TimeoutError):

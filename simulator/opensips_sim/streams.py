@@ -102,6 +102,8 @@ class FIFOServer:
         self.sim = sim
         self.path = Path(path)
         self.reply_dir = Path(reply_dir)
+        # mi_fifo bounds reply_dir + name + NUL, reply_dir as configured ("/tmp/": 5 bytes)
+        self._reply_dir_size = len(os.fsencode(str(reply_dir))) + 1
         self._fds: list[int] = []
         self._buffer = b""
         self._queue: asyncio.Queue[tuple[bytes, bytes]] = asyncio.Queue()
@@ -145,9 +147,7 @@ class FIFOServer:
             chunk = os.read(fd, room)
         except BlockingIOError:
             return
-        frames, self._buffer = take_requests(
-            self._buffer, chunk, len(os.fsencode(str(self.reply_dir))) + 1
-        )
+        frames, self._buffer = take_requests(self._buffer, chunk, self._reply_dir_size)
         for frame in frames:
             self._queue.put_nowait(frame)
 

@@ -5,13 +5,25 @@ carries everything a read shows), so the run finds no difference but the listed 
 from __future__ import annotations
 
 import asyncio
+import copy
 import threading
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
 from conformance import differential
+from opensips_sim import scenarios
 from opensips_sim.runner import running_simulator
+
+
+def without_routing_rules() -> dict[str, Any]:
+    """The quiet scenario without its drouting rules. No MI command lists them, so no
+    snapshot carries them: against a lab the run relies on its rules matching none of the
+    numbers it draws (they do not), while quiet's prefix-less rule matches every number."""
+    scenario = copy.deepcopy(scenarios.load("quiet"))
+    scenario["drouting"]["rules"] = []
+    return scenario
 
 
 @pytest.fixture(params=["3.6.8", "3.4.18", "4.0.1"])
@@ -25,7 +37,11 @@ def simulator_url(request: pytest.FixtureRequest) -> Iterator[str]:
 
     async def serve() -> None:
         async with running_simulator(
-            "quiet", seed=1, quirks=True, idle_timeout=5.0, opensips_version=request.param
+            without_routing_rules(),
+            seed=1,
+            quirks=True,
+            idle_timeout=5.0,
+            opensips_version=request.param,
         ) as sim:
             ready.append(sim.url)
             started.set()

@@ -222,6 +222,12 @@ def _too_large(exc: MIRequestTooLarge) -> MCPToolError:
     )
 
 
+_FIFO_REPLY_DIR = (
+    " Over mi_fifo, if every call times out, the URL's ?reply_dir= may not be mi_fifo's "
+    "reply_dir: OpenSIPS then drops each reply (its reply FIFO is not where it looks)."
+)
+
+
 def from_mi_error(exc: MIError, entry: CatalogEntry | None) -> MCPToolError:
     """The error for a failed MI call of ``entry``'s command (``None``: not catalogued)."""
     command = exc.method
@@ -281,7 +287,7 @@ def from_mi_error(exc: MIError, entry: CatalogEntry | None) -> MCPToolError:
             f"OpenSIPS did not answer '{command}' in time ({exc.cause}); it is a read, nothing "
             f"changed, and it was not re-sent: OpenSIPS runs MI commands one at a time and may "
             f"still be running it. Check opensips_health before retrying, and prefer a cheaper "
-            f"or paged form.",
+            f"or paged form.{_FIFO_REPLY_DIR if exc.transport == 'fifo' else ''}",
         )
     if isinstance(exc, MIRequestTooLarge):
         return _too_large(exc)

@@ -143,10 +143,12 @@ async def test_read_without_answer_is_not_resent_either(
     fake = await make_fake(kind, silent)
     mi = make_client(fake.url, read_timeout=0.2)
 
-    with pytest.raises(MITimeoutError):
+    with pytest.raises(MITimeoutError) as caught:
         await mi.call("uptime", level=AccessLevel.READ)
 
     assert len(fake.requests) == 1
+    # the tool error names the transport's own suspects (mi_fifo: a reply_dir mismatch)
+    assert caught.value.transport == kind
 
 
 @pytest.mark.parametrize("kind", ["udp", "unix"])

@@ -143,7 +143,7 @@ class MIClient:
                         )
                         raise _unknown(method, failure, sent) from failure
                     logger.debug("mi %s: not re-sent (%s): it may have run", method, failure)
-                    raise _exhausted(method, failure, sent) from failure
+                    raise _exhausted(method, failure, sent, self._scheme) from failure
                 last = failure
                 if failure.cause == "deadline":
                     break
@@ -178,7 +178,7 @@ class MIClient:
         if last is None:
             # max_attempts >= 1 and every loop pass either returns, raises or sets last.
             raise AssertionError("no attempt was made")
-        raise _exhausted(method, last, sent)
+        raise _exhausted(method, last, sent, self._scheme)
 
 
 def may_resend(failure: AttemptFailed) -> bool:
@@ -207,12 +207,13 @@ def _unknown(method: str, failure: AttemptFailed, sent: int) -> MIOutcomeUnknown
     )
 
 
-def _exhausted(method: str, last: AttemptFailed, sent: int) -> MIError:
-    """The error for a call that ran out of attempts or time; ``last`` is its last failure."""
+def _exhausted(method: str, last: AttemptFailed, sent: int, scheme: str) -> MIError:
+    """The error for a call that ran out of attempts or time; ``last`` is its last failure,
+    ``scheme`` the transport's URL scheme."""
     cause = last.cause
     text = f"{method}: no answer from the MI endpoint ({last}) after {sent} request(s) sent"
     if cause in ("read_timeout", "deadline"):
-        return MITimeoutError(text, method=method, attempts=sent, cause=cause)
+        return MITimeoutError(text, method=method, attempts=sent, cause=cause, transport=scheme)
     if last.status is not None:
         return MIHTTPError(text, method=method, attempts=sent, status=last.status)
     if cause in ("truncated", "malformed", "not_jsonrpc", "wrong_id", "unprintable"):

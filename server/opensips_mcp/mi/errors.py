@@ -56,12 +56,15 @@ class MITimeoutError(MIError):
     re-sent, since it may still be running) or ``"deadline"`` (``total_timeout``
     passed). Raised for a write only when none of its requests was sent
     (``attempts == 0``): once a write is sent, running out of time makes it
-    `MIOutcomeUnknown`.
+    `MIOutcomeUnknown`. ``transport``: the URL scheme (``http``, ``fifo``, ...).
     """
 
-    def __init__(self, message: str, *, method: str, attempts: int, cause: str) -> None:
+    def __init__(
+        self, message: str, *, method: str, attempts: int, cause: str, transport: str = ""
+    ) -> None:
         super().__init__(message, method=method, attempts=attempts)
         self.cause = cause
+        self.transport = transport
 
 
 class MIOutcomeUnknown(MIError):

@@ -336,6 +336,17 @@ def unreadable_params(command: str, what: str) -> MCPToolError:
     )
 
 
+def unreadable_value(command: str, what: str) -> MCPToolError:
+    """Params of a type no MI command reads (see ``mi.jsonrpc.unreadable_value``)."""
+    return tool_error(
+        ErrorCode.INVALID_PARAMS,
+        f"A parameter of '{command}' cannot be read by OpenSIPS: {what}. OpenSIPS's MI reads "
+        f"strings and numbers (and arrays of them for a few names); anything else is refused "
+        f"at best, and some commands (ul_rm_contact) then leave a lock held and stop the MI. "
+        f"Nothing was sent. Give the value as a string or a number and call again.",
+    )
+
+
 def too_heavy(cost: Cost, role: Role, allowed: Role) -> MCPToolError:
     """The error for a heavy recipe refused to ``role`` (``allowed``: the least role that
     may run heavy recipes); nothing was sent."""

@@ -99,8 +99,9 @@ class Decision:
         )
         what = f"'{self.command}' {recipe}".rstrip()
         return (
-            f"{what} is a {self.level} action; the role '{self.principal.role}' of "
-            f"'{self.principal.name}' may run {_levels_text(self.principal.role)} actions only. "
+            f"{what} is {AccessLevel(self.level).with_article} action; the role "
+            f"'{self.principal.role}' of '{self.principal.name}' may run "
+            f"{_levels_text(self.principal.role)} actions only. "
             f"It needs the role '{self.needed_role}' or higher: ask an operator of this server "
             f"for a token with that role, or use a read-only command to inspect the state instead."
         )

@@ -98,7 +98,7 @@ from opensips_mcp.errors import ErrorCode, MCPToolError
 from opensips_mcp.gate import Principal, Role, decide
 from opensips_mcp.instances import InstanceConfig
 from opensips_mcp.mi import MIClient, MIConnectionError, MIError, MISettings, MITimeoutError
-from opensips_mcp.mi.jsonrpc import unreadable_text
+from opensips_mcp.mi.jsonrpc import unreadable_text, unreadable_value
 from opensips_mcp.settings import Settings
 from opensips_mcp.tokens import principal_from_access_token
 from opensips_mcp.versions import ServerVersion, VersionTracker
@@ -644,6 +644,13 @@ class ToolCall:
             level = resolution.level.value
             self.record.calls.append(CallRecord(entry.name, shown, level, "deny", "error"))
             raise errors.unreadable_params(entry.name, unreadable)
+        if params is not None:
+            problem = unreadable_value(params, resolution.recipe.params)
+            if problem is not None:
+                shown = _redact_resolved(params, resolution)
+                level = resolution.level.value
+                self.record.calls.append(CallRecord(entry.name, shown, level, "deny", "error"))
+                raise errors.unreadable_value(entry.name, problem)
         wire = entry.name
         tracker = self.instance.versions
         early = self.runtime.cost_of(resolution)
@@ -769,7 +776,8 @@ class ToolCall:
             )
             raise errors.tool_error(
                 ErrorCode.CONFIRMATION_UNAVAILABLE,
-                f"'{resolution.entry.name}' is a {resolution.level} action and this server asks "
+                f"'{resolution.entry.name}' is {resolution.level.with_article} action and this "
+                "server asks "
                 "the user to confirm such actions, but this client cannot ask (it did not "
                 "declare the MCP elicitation capability). Nothing was sent. Use a client that "
                 "supports elicitation, or have the operator of this server start it with "

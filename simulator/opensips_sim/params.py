@@ -132,6 +132,11 @@ class Params:
         """``text(name)`` when given, else ``default``."""
         return self.text(name) if name in self._values else default
 
+    def try_text(self, name: str) -> str | None:
+        """``try_get_mi_string_param``: the text, or None when missing *or of a bad type*
+        (the handler then goes on as if it were not given, no error)."""
+        return _as_text(self._values[name]) if name in self._values else None
+
     def opt_integer(self, name: str, default: int | None = None) -> int | None:
         """``integer(name)`` when given, else ``default``."""
         return self.integer(name) if name in self._values else default

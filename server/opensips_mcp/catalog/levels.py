@@ -14,6 +14,11 @@ class AccessLevel(StrEnum):
     ADMIN = "admin"
 
     @property
+    def with_article(self) -> str:
+        """``"a read"``, ``"an admin"``: for messages."""
+        return f"{'an' if self.value[0] in 'aeiou' else 'a'} {self.value}"
+
+    @property
     def rank(self) -> int:
         """Position in the order read < write < destructive < admin."""
         return _ORDER.index(self)

@@ -51,10 +51,11 @@ def ds_list(ctx: CallContext, params: Params) -> Any:
     """All partitions (or one), their sets and destinations; ``full`` adds weights."""
     ds = ctx.world.get(DispatcherState)
     full = bool(params.opt_integer("full", 0))
-    if params.has("partition"):
+    name = params.try_text("partition")  # of a bad type: all partitions, no error (3.6.8)
+    if name is not None:
         # find_partition_by_name: "" is the default partition; unknown ones are 500 (the
         # lab 3.6.8 answers 500 here, 404 in ds_set_state)
-        part = ds.partition(params.text("partition") or DEFAULT_PARTITION)
+        part = ds.partition(name or DEFAULT_PARTITION)
         if part is None:
             raise MIError(500, UNKNOWN_PARTITION)
         parts = [part]

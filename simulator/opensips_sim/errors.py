@@ -27,6 +27,11 @@ class MIError(Exception):
         return err
 
 
+class MIBlocked(Exception):
+    """The MI process waits forever: a lock the command needs was leaked by an earlier
+    command (real OpenSIPS never answers again, on any transport, until restarted)."""
+
+
 def invalid_params(data: str) -> MIError:
     """``-32602 Invalid params`` with OpenSIPS's reason string in ``data``."""
     return MIError(INVALID_PARAMS, "Invalid params", data)

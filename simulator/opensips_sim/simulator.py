@@ -19,7 +19,7 @@ from typing import Any, Literal, Protocol
 from . import dispatch, jsonrpc, scenarios
 from .clock import Clock
 from .costs import command_cost
-from .errors import METHOD_NOT_FOUND, SERVER_ERROR, MIError
+from .errors import METHOD_NOT_FOUND, SERVER_ERROR, MIBlocked, MIError
 from .faults import FaultPlan, FaultRule
 from .journal import Journal
 from .persona import persona
@@ -118,6 +118,9 @@ class Simulator:
         self.after_apply: list[Callable[[], None]] = []
         #: Why the simulated OpenSIPS is down (see `crash`); None while it serves.
         self.crashed: str | None = None
+        #: Why its MI process waits forever (a leaked lock, ``MIBlocked``): every MI
+        #: request then stalls unanswered until `reset`; None while it answers.
+        self.blocked: str | None = None
         #: Called with the reason when a request crashes the simulated OpenSIPS.
         self.crash_hooks: list[Callable[[str], None]] = []
         self.world = World(seed=seed, clock=self.clock)
@@ -137,10 +140,10 @@ class Simulator:
 
     def reset(self, seed: int | None = None) -> None:
         """A fresh world from the current scenario (journal and fault rules are kept); a
-        crashed server (`crash`) serves again, as a restarted OpenSIPS would."""
+        crashed or blocked server serves again, as a restarted OpenSIPS would."""
         if seed is not None:
             self.seed = seed
-        self.crashed = None
+        self.crashed = self.blocked = None
         self.load(self.scenario)
 
     def crash(self, reason: str, *, http_method: str, path: str) -> None:
@@ -207,6 +210,8 @@ class Simulator:
         entry = self.journal.record(self._entry(http_method, path))
         if self.crashed is not None:
             return self._done(entry, MIReply("close"), None)
+        if self.blocked is not None:
+            return self._done(entry, MIReply("stall"), None)
         request = jsonrpc.parse(body)
         entry["method"] = request.method
         entry["params"] = request.params
@@ -285,6 +290,9 @@ class Simulator:
         except MIError as exc:
             entry["error_code"] = exc.code
             return self._error(exc, request)
+        except MIBlocked as exc:
+            self.blocked = str(exc)
+            return MIReply("stall")
         except PartialFailure as exc:
             entry["partial"] = exc.applied
             assert rule is not None

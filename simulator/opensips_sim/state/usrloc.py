@@ -32,6 +32,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from ..errors import MIBlocked
 from ..hashing import core_hash
 from ..world import StatePart
 
@@ -106,6 +107,9 @@ class UsrlocState(StatePart):
         self._expiry: list[tuple[int, str, int]] = []
         self._motion: dict[str, Any] | None = None
         self._next_registration = 0.0
+        #: Hash slots whose lock was left held (``ul_rm_contact`` with an unreadable
+        #: ``contact``): whoever takes one next waits forever.
+        self.held_slots: set[int] = set()
 
     # ---- loading -------------------------------------------------------------------------
 
@@ -335,10 +339,30 @@ class UsrlocState(StatePart):
             ),
         )
 
+    # ---- locks ---------------------------------------------------------------------------
+
+    def leak_lock(self, aor: str) -> None:
+        """Leave the lock of ``aor``'s hash slot held, as ``ul_rm_contact`` does when its
+        ``contact`` cannot be read (3.4.18 to 4.0.1: it returns without unlocking)."""
+        self.held_slots.add(core_hash(aor, self.hash_size))
+
+    def take_lock(self, aor: str | None) -> None:
+        """Take ``aor``'s slot lock (None: every slot, a walk of the whole table) as the MI
+        command does; raises `MIBlocked` when a leaked lock is in the way."""
+        if self.held_slots and (aor is None or core_hash(aor, self.hash_size) in self.held_slots):
+            raise MIBlocked(
+                "a usrloc hash slot lock was left held (ul_rm_contact given a contact it "
+                "cannot read): the MI process waits for it forever"
+            )
+
     # ---- time ----------------------------------------------------------------------------
 
     def tick(self, now: float) -> None:
-        """Run registrations of the lively motion, then drop expired contacts."""
+        """Run registrations of the lively motion, then drop expired contacts. Nothing
+        moves once a slot lock is leaked: usrloc's timer (and the SIP workers registering
+        into that slot) wait for it; the simulator freezes the whole table."""
+        if self.held_slots:
+            return
         if self._motion:
             self._move(now)
         while self._expiry and self._expiry[0][0] <= now:

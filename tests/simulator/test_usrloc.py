@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from opensips_sim import dispatch
 from opensips_sim.state.usrloc import parse_q, q_text
 
@@ -187,6 +189,7 @@ def test_q_values_print_and_parse_as_opensips_does() -> None:
         "0.5",
         "1",
     ]
+    # measured on a real 3.6.8: digits after the third are ignored, "0." is 0
     assert [parse_q(t) for t in ("0", "1", "0.5", "1.0", "0.123", "1.5", "0.1234", "x", "0.")] == [
         0,
         1000,
@@ -194,7 +197,21 @@ def test_q_values_print_and_parse_as_opensips_does() -> None:
         1000,
         123,
         None,
+        123,
         None,
-        None,
-        None,
+        0,
     ]
+
+
+@pytest.mark.parametrize(
+    ("text", "thousandths"),
+    [
+        ("1", 1000), (" 1", 1000), ("\t0.3", 300), (".5", 500), ("0.", 0), ("1.", 1000),
+        (".", 0), ("01", 1000), ("00.25", 250), ("0.12345", 123), ("0.0005", 0),
+        ("1.000", 1000), ("1.001", None), ("2", None), ("10", None), ("", None), ("  ", None),
+        ("1 ", None), ("0.5x", None), ("-1", None), ("0,5", None),
+    ],
+)  # fmt: skip
+def test_q_is_read_as_opensips_str2q_reads_it(text: str, thousandths: int | None) -> None:
+    # every case answered alike by ul_add + ul_show_contact on a real 3.6.8 (2026-12-05)
+    assert parse_q(text) == thousandths

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from .. import sipuri
 from ..errors import MIError
 from ..params import Params
 from ..registry import CallContext, command
@@ -97,7 +98,6 @@ def ul_add(ctx: CallContext, params: Params) -> Any:
     _table(params)
     usrloc = ctx.world.get(UsrlocState)
     aor = _aor(usrloc, params)
-    usrloc.take_lock(aor)
     contact = params.text("contact")
     expires = params.integer("expires")
     q = parse_q(params.text("q"))
@@ -106,6 +106,10 @@ def ul_add(ctx: CallContext, params: Params) -> Any:
     flags = params.integer("flags")
     cflags = params.integer("cflags")
     methods = params.integer("methods") & 0xFFFFFFFF
+    usrloc.take_lock(aor)  # after every param is read, as mi_usrloc_add does
+    if not sipuri.parses(contact):
+        # contact_match's parse_uri fails, then insert_ucontact: no contact, no new AOR
+        raise MIError(500, "Internal Error")
     usrloc.add(
         aor,
         contact,

@@ -78,14 +78,40 @@ def q_text(q: int) -> str:
 
 
 def parse_q(text: str) -> int | None:
-    """OpenSIPS ``str2q``: ``0``..``1`` with up to 3 decimals; ``None`` when refused."""
-    whole, dot, frac = text.partition(".")
-    if whole not in ("0", "1") or len(frac) > 3:
-        return None
-    if dot and not (frac and frac.isdigit()):
-        return None
-    value = int(whole) * 1000 + (int(frac.ljust(3, "0")) if frac else 0)
-    return value if value <= 1000 else None
+    """OpenSIPS ``str2q`` (``qvalue.c``), state for state: leading blanks skipped, ``0``s
+    then ``.`` and digits (only three count), or ``1`` with ``.`` and ``0``s; ``01`` is 1,
+    ``.``, ``0.`` and ``1.`` are read; in thousandths, ``None`` when refused."""
+    state, q, order, digits = "start", 0, 100, 1
+    for ch in text:
+        if state == "start":
+            if ch in " \t":
+                continue
+            if ch not in "01.":
+                return None
+            q, state = (1000, "1") if ch == "1" else (0, "0" if ch == "0" else "0.")
+        elif state == "0":
+            if ch == "1":
+                q, state = 1000, "1"
+            elif ch == ".":
+                state = "0."
+            elif ch != "0":
+                return None
+        elif state == "1":
+            if ch != ".":
+                return None
+            state = "1."
+        elif state in ("1.", "1.0"):
+            if ch != "0":
+                return None
+            state = "1.0"
+        elif ch in "0123456789":  # "0." then "0.N"
+            if state == "0.":
+                q, order, state = int(ch) * order, order // 10, "0.N"
+            elif digits <= 3:
+                q, order, digits = q + int(ch) * order, order // 10, digits + 1
+        else:
+            return None
+    return None if state == "start" else q
 
 
 class UsrlocState(StatePart):

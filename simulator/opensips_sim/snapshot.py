@@ -94,13 +94,24 @@ async def _core(up: Upstream, now: float) -> dict[str, Any] | None:
     return section
 
 
+def _expires_in(expires: Any) -> int:
+    """``Expires`` as usrloc prints it -> ``expires_in``: ``permanent`` 0; ``expired`` (past
+    its time, not yet purged by usrloc's timer: ``ul_add`` with a negative ``expires``
+    makes one) -1; else the seconds left."""
+    if expires == "permanent":
+        return 0
+    if expires == "expired":
+        return -1
+    return max(1, int(expires or 1))
+
+
 def _contact(raw: dict[str, Any]) -> dict[str, Any]:
     expires = raw.get("Expires")
     q = parse_q(str(raw.get("Q", ""))) if raw.get("Q") not in ("", None) else -1
     return {
         "contact": str(raw.get("Contact", "")),
         "contact_id": str(raw.get("ContactID", "0")),
-        "expires_in": 0 if expires == "permanent" else max(1, int(expires or 1)),
+        "expires_in": _expires_in(expires),
         "q": -1 if q is None else q,
         "callid": str(raw.get("Callid", "")),
         "cseq": int(raw.get("Cseq", 1)),

@@ -228,3 +228,11 @@ READS: list[tuple[str, Any]] = [
     ("pike_list", None),
     ("get_statistics", {"statistics": ["dialog:", "usrloc:"]}),
 ]
+
+
+def test_a_contact_past_its_time_is_read_as_expired_not_refused() -> None:
+    # a real 4.0.1 printed "Expires": "expired" for a contact ul_add gave expires -1, until
+    # usrloc's timer purged it; the snapshot used to stop on it
+    from opensips_sim.snapshot import _expires_in
+
+    assert [_expires_in(e) for e in ("permanent", "expired", 3597, None)] == [0, -1, 3597, 1]

@@ -21,8 +21,9 @@ does not implement get only the invalid sets (the simulator checks recipes exact
 OpenSIPS does; a valid call would answer "Not implemented by opensips-sim"). Writes are sent
 only for :data:`WRITES` (undone after each sequence, or harmless in the lab).
 
-The run starts with a sweep (every command's invalid sets, and each sendable recipe with
-the first value of each pool), then draws the sequences. A difference fails the run unless
+The run starts with a sweep (every command's invalid sets, each sendable recipe with the
+first value of each pool, then each parameter of it given each of ``ODD_VALUES``), then
+draws the sequences. A difference fails the run unless
 ``conformance/expected-differences.toml`` lists its command and kind with a reason. The run
 prints the commands exercised, steps run and differences per command, and exits 1 on an
 unexpected difference.
@@ -432,6 +433,37 @@ def sweep(
     return calls
 
 
+ODD_VALUES: list[Any] = [
+    -1, 0, 1.5, 2.0, 2**31, 2**63, -(2**63), "", " 1", "-1", "0x10", "1e3", "99999999999",
+    "é", "x" * 300,
+]  # fmt: skip
+"""What the typed-value sweep puts in each parameter: numbers past C ``int``, fractions,
+numeric-looking text, blanks, non-ASCII and long text. Only strings and numbers: another
+JSON type can stop a real server (``opensips_mcp.mi.jsonrpc.unreadable_value``)."""
+
+
+def typed_values(
+    offered: list[str],
+    pools: dict[str, list[Any]],
+    names: dict[str, str] | None = None,
+    version: str = SIM_DEFAULT_VERSION,
+) -> list[Call]:
+    """Every sendable recipe with parameters, each parameter in turn given each of
+    :data:`ODD_VALUES`, the others the first value of their pool: how each command reads
+    what it was not built for (``ul_add``'s contact and ``q``, a partition of a bad type)."""
+    names = names or {}
+    calls: list[Call] = []
+    for name in offered:
+        if command_info(name, version) is None:
+            continue
+        sent = names.get(name)
+        for recipe in _sendable_recipes(name, version):
+            base = {p: (pools.get(p) or GENERIC)[0] for p in recipe}
+            for param in recipe:
+                calls.extend(Call(name, base | {param: odd}, sent) for odd in ODD_VALUES)
+    return calls
+
+
 def _maker(name: str, sent: str | None = None) -> Callable[[dict[str, Any]], Call]:
     def make(params: dict[str, Any]) -> Call:
         return Call(name, params, sent)
@@ -717,6 +749,7 @@ def main(argv: list[str] | None = None) -> int:
             runner.run(run_sequence(up, calls, report, version, use_domain))
 
         swept = sweep(sendable, pools, sent_as, version)
+        swept += typed_values(sendable, pools, sent_as, version)
         for start in range(0, len(swept), SWEEP_CHUNK):
             runner.run(
                 run_sequence(up, swept[start : start + SWEEP_CHUNK], report, version, use_domain)

@@ -104,3 +104,17 @@ def test_probing_failure_counts_carry_from_one_sequence_to_the_next() -> None:
     set_state(fresh, "p")
     assert (state_of(carried), state_of(fresh)) == ("probing", "active")
     assert differential.with_failure_counts(scenario, {}) is scenario
+
+
+def test_the_typed_value_sweep_gives_each_parameter_each_odd_value_and_nothing_unreadable() -> None:
+    differential.load_all_parts()
+    calls = differential.typed_values(["ul_add", "ds_list", "uptime"], {"aor": ["alice"]})
+
+    assert {c.command for c in calls} == {"ul_add", "ds_list"}  # uptime takes no params
+    contacts = [c.params["contact"] for c in calls if c.command == "ul_add"]
+    assert set(map(repr, differential.ODD_VALUES)) <= set(map(repr, contacts))
+    for call in calls:  # only strings and numbers: another JSON type can stop a real server
+        assert all(
+            isinstance(v, str | int | float) and not isinstance(v, bool)
+            for v in call.params.values()
+        )

@@ -47,6 +47,15 @@ def test_ds_list_without_a_dispatcher_section_lists_no_partitions() -> None:
     assert call(make_world(), "ds_list") == {"PARTITIONS": []}
 
 
+@pytest.mark.parametrize("partition", [True, None, [], {}, ["pstn"]])
+def test_a_partition_of_a_bad_type_is_ignored_and_every_partition_listed(
+    partition: object,
+) -> None:
+    # ds_mi_list reads it with try_get_mi_string_param and goes on without it (real 3.6.8)
+    world = captured_world()
+    assert call(world, "ds_list", {"partition": partition}) == call(world, "ds_list")
+
+
 def test_ds_list_of_one_partition_lists_only_that_partition() -> None:
     world = make_world(
         dispatcher={

@@ -47,7 +47,7 @@ import sys
 import time
 import tomllib
 from collections import Counter, defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -412,6 +412,21 @@ def call_strategy(
     return st.one_of(strategies)
 
 
+def _each_recipe(
+    offered: list[str], names: dict[str, str] | None, version: str
+) -> Iterator[tuple[str, str | None, tuple[str, ...] | None]]:
+    """``(name, sent, recipe)`` for every offered command the version's catalog knows: first
+    with recipe None (the command itself), then once per sendable recipe."""
+    names = names or {}
+    for name in offered:
+        if command_info(name, version) is None:
+            continue
+        sent = names.get(name)
+        yield name, sent, None
+        for recipe in _sendable_recipes(name, version):
+            yield name, sent, recipe
+
+
 def sweep(
     offered: list[str],
     pools: dict[str, list[Any]],
@@ -420,14 +435,11 @@ def sweep(
 ) -> list[Call]:
     """Every command at least once: its invalid sets, and each sendable recipe with the
     first value of each parameter's pool."""
-    names = names or {}
     calls: list[Call] = []
-    for name in offered:
-        if command_info(name, version) is None:
-            continue
-        sent = names.get(name)
-        calls.extend(_invalid_calls(name, sent, version))
-        for recipe in _sendable_recipes(name, version):
+    for name, sent, recipe in _each_recipe(offered, names, version):
+        if recipe is None:
+            calls.extend(_invalid_calls(name, sent, version))
+        else:
             params = {p: (pools.get(p) or GENERIC)[0] for p in recipe}
             calls.append(Call(name, params or None, sent))
     return calls
@@ -451,16 +463,11 @@ def typed_values(
     """Every sendable recipe with parameters, each parameter in turn given each of
     :data:`ODD_VALUES`, the others the first value of their pool: how each command reads
     what it was not built for (``ul_add``'s contact and ``q``, a partition of a bad type)."""
-    names = names or {}
     calls: list[Call] = []
-    for name in offered:
-        if command_info(name, version) is None:
-            continue
-        sent = names.get(name)
-        for recipe in _sendable_recipes(name, version):
-            base = {p: (pools.get(p) or GENERIC)[0] for p in recipe}
-            for param in recipe:
-                calls.extend(Call(name, base | {param: odd}, sent) for odd in ODD_VALUES)
+    for name, sent, recipe in _each_recipe(offered, names, version):
+        base = {p: (pools.get(p) or GENERIC)[0] for p in recipe or ()}
+        for param in recipe or ():
+            calls.extend(Call(name, base | {param: odd}, sent) for odd in ODD_VALUES)
     return calls
 
 

@@ -110,16 +110,26 @@ def _cjson_readable(value: Any) -> bool:
     return True
 
 
-def parse(body: bytes) -> Request:
-    """Parse a request body the way ``parse_mi_request`` does."""
-    text = body.split(b"\0", 1)[0].decode("utf-8", errors="replace")
+def _first_value(body: bytes, errors: str) -> tuple[Any, str, int] | None:
+    """cJSON's reading of ``body``: up to a NUL, white space skipped, one JSON value;
+    ``(value, text, end)`` (``end`` in ``text``), or None when it does not parse."""
+    text = body.split(b"\0", 1)[0].decode("utf-8", errors=errors)
     start = 0
     while start < len(text) and text[start] <= " ":
         start += 1
     try:
-        value, _end = _DECODER.raw_decode(text, start)
+        value, end = _DECODER.raw_decode(text, start)
     except (ValueError, RecursionError):
+        return None
+    return value, text, end
+
+
+def parse(body: bytes) -> Request:
+    """Parse a request body the way ``parse_mi_request`` does."""
+    found = _first_value(body, "replace")
+    if found is None:
         return Request(parsed=False)
+    value = found[0]
     if not _cjson_readable(value):
         return Request(parsed=False)
     request = Request(parsed=True, raw=value)
@@ -159,14 +169,10 @@ def member_count(params: Mapping[str, Any] | list[Any]) -> int:
 def value_end(data: bytes) -> int | None:
     """Where the JSON value at the start of ``data`` (after white space) ends, in bytes, as
     cJSON's ``parse_end``; None when cJSON could not parse one (mi_fifo's framing)."""
-    text = data.split(b"\0", 1)[0].decode("utf-8", errors="surrogateescape")
-    start = 0
-    while start < len(text) and text[start] <= " ":
-        start += 1
-    try:
-        _value, end = _DECODER.raw_decode(text, start)
-    except (ValueError, RecursionError):
+    found = _first_value(data, "surrogateescape")  # byte for byte: the offset is exact
+    if found is None:
         return None
+    _value, text, end = found
     size = len(text[:end].encode("utf-8", errors="surrogateescape"))
     return size if parse(data[:size]).parsed else None  # escapes cJSON refuses
 

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -25,6 +24,7 @@ from opensips_sim.streams import take_requests
 
 from .conftest import StartSimulator
 from .rawhttp import exchange, post, rpc
+from .test_cli import TIMEOUT, start
 from .test_streams import RawStream, short_dir  # noqa: F401  (fixture)
 
 UPTIME = b'{"jsonrpc":"2.0","method":"uptime","id":1}'
@@ -167,26 +167,13 @@ async def test_a_param_given_twice_is_two_params(sim: RunningSimulator) -> None:
 
 async def test_opensips_sim_exits_when_a_request_crashes_it(short_dir: Path) -> None:  # noqa: F811
     fifo_path = short_dir / "mi.fifo"
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "opensips_sim.cli",
-        "--port",
-        "0",
-        "--fifo",
-        str(fifo_path),
-        "--fifo-reply-dir",
-        f"{short_dir}/",
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
+    process, _http = await start("--fifo", str(fifo_path), "--fifo-reply-dir", f"{short_dir}/")
     try:
         assert process.stdout is not None
-        for _ in range(2):  # the HTTP URL, then the FIFO's
-            await asyncio.wait_for(process.stdout.readline(), 20)
+        await asyncio.wait_for(process.stdout.readline(), TIMEOUT)  # the FIFO's URL
         url = f"fifo://{fifo_path}?reply_dir={short_dir}/"
         assert await RawStream(url, short_dir).ask(CRASHING[1], timeout=0.5) is None
-        assert await asyncio.wait_for(process.wait(), 20) == 1
+        assert await asyncio.wait_for(process.wait(), TIMEOUT) == 1
         assert process.stderr is not None
         assert await process.stderr.read()  # the reason
     finally:

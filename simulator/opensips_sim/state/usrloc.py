@@ -114,6 +114,10 @@ def parse_q(text: str) -> int | None:
     return None if state == "start" else q
 
 
+TIMER_INTERVAL = 60
+"""usrloc's ``timer_interval`` (its default): how often expired contacts are purged."""
+
+
 class UsrlocState(StatePart):
     """The ``location`` table: AORs in hash-slot order, each with its contacts."""
 
@@ -391,7 +395,11 @@ class UsrlocState(StatePart):
             return
         if self._motion:
             self._move(now)
-        while self._expiry and self._expiry[0][0] <= now:
+        # usrloc's timer (every timer_interval, 60 s) purges what expired before its last
+        # run; a contact expired since then is still listed, as "expired" (real 4.0.1)
+        started = self.world.started_at
+        last_run = started + (now - started) // TIMER_INTERVAL * TIMER_INTERVAL
+        while self._expiry and self._expiry[0][0] <= last_run:
             expires, aor, contact_id = heapq.heappop(self._expiry)
             record = self._records.get(aor)
             if record is None:

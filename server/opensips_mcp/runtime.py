@@ -579,6 +579,12 @@ class ToolCall:
         entry, recipe = resolution.entry, resolution.recipe
         return decide(self.principal, entry.name, recipe.params, resolution.level).allowed
 
+    def _deny(self, resolution: Resolution, params: MIParams) -> None:
+        """Record ``resolution`` as refused here, nothing sent (its error follows)."""
+        shown = _redact_resolved(params, resolution)
+        name, level = resolution.entry.name, resolution.level.value
+        self.record.calls.append(CallRecord(name, shown, level, "deny", "error"))
+
     def _gate(self, resolution: Resolution, params: MIParams) -> None:
         """Record and raise the refusal of ``resolution`` when the principal may not run it."""
         decision = decide(
@@ -639,26 +645,19 @@ class ToolCall:
             await self._refuse_if_version_lacks(command, params, resolution)
         self._gate(resolution, params)
         entry = resolution.entry
-        if params is not None and (unreadable := unreadable_text(params)) is not None:
-            shown = _redact_resolved(params, resolution)
-            level = resolution.level.value
-            self.record.calls.append(CallRecord(entry.name, shown, level, "deny", "error"))
-            raise errors.unreadable_params(entry.name, unreadable)
         if params is not None:
-            problem = unreadable_value(params, resolution.recipe.params)
-            if problem is not None:
-                shown = _redact_resolved(params, resolution)
-                level = resolution.level.value
-                self.record.calls.append(CallRecord(entry.name, shown, level, "deny", "error"))
+            if (unreadable := unreadable_text(params)) is not None:
+                self._deny(resolution, params)
+                raise errors.unreadable_params(entry.name, unreadable)
+            if (problem := unreadable_value(params, resolution.recipe.params)) is not None:
+                self._deny(resolution, params)
                 raise errors.unreadable_value(entry.name, problem)
         wire = entry.name
         tracker = self.instance.versions
         early = self.runtime.cost_of(resolution)
         if early is not None and early.heavy and not self.runtime.may_run_heavy(self.principal):
             # Refused for its cost before the version look-up: nothing at all is sent.
-            shown = _redact_resolved(params, resolution)
-            level = resolution.level.value
-            self.record.calls.append(CallRecord(entry.name, shown, level, "deny", "error"))
+            self._deny(resolution, params)
             raise errors.too_heavy(early, self.principal.role, self.runtime.settings.mi_heavy_role)
         if not entry.live_only:
             if entry.name == "version" and tracker is not None and tracker.current is None:

@@ -327,23 +327,11 @@ def from_mi_error(exc: MIError, entry: CatalogEntry | None) -> MCPToolError:
 
 
 def unreadable_params(command: str, what: str) -> MCPToolError:
-    """Params holding text OpenSIPS's JSON parser refuses (see ``mi.jsonrpc.unreadable_text``)."""
+    """Params OpenSIPS cannot read (``what``: see ``mi.jsonrpc.unreadable_value``)."""
     return tool_error(
         ErrorCode.INVALID_PARAMS,
-        f"A parameter of '{command}' holds {what}, which OpenSIPS cannot read: its JSON "
-        f"parser refuses it (mi_http answers a parse error, mi_fifo nothing at all), so the "
-        f"command could never run. Nothing was sent. Remove that character and call again.",
-    )
-
-
-def unreadable_value(command: str, what: str) -> MCPToolError:
-    """Params of a type no MI command reads (see ``mi.jsonrpc.unreadable_value``)."""
-    return tool_error(
-        ErrorCode.INVALID_PARAMS,
-        f"A parameter of '{command}' cannot be read by OpenSIPS: {what}. OpenSIPS's MI reads "
-        f"strings and numbers (and arrays of them for a few names); anything else is refused "
-        f"at best, and some commands (ul_rm_contact) then leave a lock held and stop the MI. "
-        f"Nothing was sent. Give the value as a string or a number and call again.",
+        f"A parameter of '{command}' cannot be read by OpenSIPS: {what}. Nothing was sent; "
+        f"call again with the parameter corrected.",
     )
 
 

@@ -98,7 +98,7 @@ from opensips_mcp.errors import ErrorCode, MCPToolError
 from opensips_mcp.gate import Principal, Role, decide
 from opensips_mcp.instances import InstanceConfig
 from opensips_mcp.mi import MIClient, MIConnectionError, MIError, MISettings, MITimeoutError
-from opensips_mcp.mi.jsonrpc import unreadable_text, unreadable_value
+from opensips_mcp.mi.jsonrpc import unreadable_value
 from opensips_mcp.settings import Settings
 from opensips_mcp.tokens import principal_from_access_token
 from opensips_mcp.versions import ServerVersion, VersionTracker
@@ -645,13 +645,10 @@ class ToolCall:
             await self._refuse_if_version_lacks(command, params, resolution)
         self._gate(resolution, params)
         entry = resolution.entry
-        if params is not None:
-            if (unreadable := unreadable_text(params)) is not None:
-                self._deny(resolution, params)
-                raise errors.unreadable_params(entry.name, unreadable)
-            if (problem := unreadable_value(params, resolution.recipe.params)) is not None:
-                self._deny(resolution, params)
-                raise errors.unreadable_value(entry.name, problem)
+        problem = None if params is None else unreadable_value(params, resolution.recipe.params)
+        if problem is not None:
+            self._deny(resolution, params)
+            raise errors.unreadable_params(entry.name, problem)
         wire = entry.name
         tracker = self.instance.versions
         early = self.runtime.cost_of(resolution)
@@ -776,11 +773,11 @@ class ToolCall:
             raise errors.tool_error(
                 ErrorCode.CONFIRMATION_UNAVAILABLE,
                 f"'{resolution.entry.name}' is {resolution.level.with_article} action and this "
-                "server asks "
-                "the user to confirm such actions, but this client cannot ask (it did not "
-                "declare the MCP elicitation capability). Nothing was sent. Use a client that "
-                "supports elicitation, or have the operator of this server start it with "
-                "--confirm none (or --confirm admin) if unconfirmed changes are acceptable.",
+                "server asks the user to confirm such actions, but this client cannot ask (it "
+                "did not declare the MCP elicitation capability). Nothing was sent. Use a "
+                "client that supports elicitation, or have the operator of this server start "
+                "it with --confirm none (or --confirm admin) if unconfirmed changes are "
+                "acceptable.",
             )
         await notify(
             self.ctx,

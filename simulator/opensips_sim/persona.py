@@ -118,6 +118,18 @@ class Persona:
         """True for 3.5+: httpd drops a body over ``receive_buf_size`` (answered 400)."""
         return not self.version.startswith("3.4.")
 
+    def segfaults_without_method(self, transport: str) -> str | None:
+        """The MI module that segfaults on a parsed request without a string ``method``
+        over ``transport`` (a journal ``http_method``), stopping the whole server: mi_fifo
+        on every version (its request trace calls ``strlen(NULL)``), mi_datagram from 4.0
+        (a profiling name built from it); None where it is answered ``-32600`` (measured on
+        3.4.18, 3.6.8 and 4.0.1)."""
+        if transport == "FIFO":
+            return "mi_fifo"
+        if transport in ("UDP", "UNIX") and self.version.startswith("4."):
+            return "mi_datagram"
+        return None
+
     @property
     def is_default(self) -> bool:
         """True for 3.6.8: nothing to translate."""

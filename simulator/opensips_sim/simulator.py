@@ -146,15 +146,13 @@ class Simulator:
         self.crashed = self.blocked = None
         self.load(self.scenario)
 
-    def crash(self, reason: str, *, http_method: str, path: str) -> None:
-        """A request that crashes the real OpenSIPS arrived: journal it, stop answering MI
-        (every later request is closed unanswered, on every transport, until `reset`) and
-        tell the `crash_hooks` (``opensips-sim`` exits, as OpenSIPS does)."""
-        self.record_http(http_method, path, None, "crashed")
-        if self.crashed is None:
-            self.crashed = reason
-            for hook in self.crash_hooks:
-                hook(reason)
+    def crash(self, reason: str) -> None:
+        """A request that crashes the real OpenSIPS arrived: stop answering MI (every later
+        request is closed unanswered, on every transport, until `reset`) and tell the
+        `crash_hooks` (``opensips-sim`` exits, as OpenSIPS does)."""
+        self.crashed = reason
+        for hook in self.crash_hooks:
+            hook(reason)
 
     async def reset_async(self, seed: int | None = None) -> None:
         """``POST /sim/reset``: :meth:`reset` (a fault proxy restores its upstream instead)."""
@@ -217,6 +215,16 @@ class Simulator:
         entry["params"] = request.params
         entry["id"] = request.id if request.id_printable else repr(request.id)
         entry["notification"] = request.notification
+        if request.parsed and request.method is None:
+            module = self.persona.segfaults_without_method(http_method)
+            if module is not None:
+                self.crash(
+                    f"a request without a string method crashes OpenSIPS "
+                    f"{self.persona.version}: {module} segfaults on it and the whole server stops"
+                )
+                self._done(entry, MIReply("close"), None)
+                entry["outcome"] = "crashed"
+                return MIReply("close")
 
         envelope = jsonrpc.envelope_error(request)
         if envelope is not None:

@@ -16,7 +16,8 @@ datagram_fnc.c):
   OpenSIPS: its mi_fifo traces it with ``strlen(NULL)`` (3.4.18 to 4.0.1), 4.0's
   mi_datagram builds a profiling name from it; the process segfaults and OpenSIPS stops
   (measured on 3.6.8 and 3.4.18 over FIFO, on 4.0.1 over UDP; 3.4/3.6's mi_datagram answer
-  ``-32600``). The simulator then crashes too (`Simulator.crash`).
+  ``-32600``). The simulator then crashes too (in `Simulator.handle_mi`, as
+  `Persona.segfaults_without_method` says).
 * Datagram (UDP or a unix socket): one request per datagram of at most 65457 bytes; the
   reply is one datagram to the sender; a reply longer than 65457 bytes is replaced by the
   text ``500 Internal error`` (measured on 3.6.8: a 139 KB ``ul_show_contact``); a request
@@ -69,10 +70,6 @@ MAX_MI_FILENAME = 128
 _FIFO_ERROR = b"failed to build response"
 _FIFO_PRINT_ERROR = b"failed to print response"
 _WHITE_SPACE = b" \t\r\n"  # OpenSIPS's is_ws
-_NO_METHOD_CRASH = (
-    "a request without a string method crashes OpenSIPS {version}: {module} segfaults on "
-    "it and the whole server stops"
-)
 _DATAGRAM_ERROR = b"500 Internal error"
 _PARSE_ERROR = b"400 Parse_error"
 _REPLY_TRIES = 5
@@ -163,12 +160,6 @@ class FIFOServer:
 
     async def _one(self, frame: tuple[bytes, bytes]) -> None:
         name, body = frame
-        request = jsonrpc.parse(body)
-        if request.parsed and request.method is None and self.sim.crashed is None:
-            version = self.sim.persona.version
-            reason = _NO_METHOD_CRASH.format(version=version, module="mi_fifo")
-            self.sim.crash(reason, http_method="FIFO", path=str(self.path))
-            return
         reply = await self.sim.handle_mi(body, http_method="FIFO", path=str(self.path))
         if not name or self.sim.crashed is not None:
             return  # no reply wanted; or the server is down
@@ -330,18 +321,10 @@ class DatagramServer:
             task.add_done_callback(self._tasks.discard)
 
     async def _one(self, data: bytes, addr: Any) -> None:
-        path = str(self.unix_path) if self.unix_path is not None else f"{self.host}:{self.port}"
-        request = jsonrpc.parse(data)
-        if self.sim.crashed is not None:
-            pass  # down: handle_mi journals it and answers nothing
-        elif not request.parsed:
+        if self.sim.crashed is None and not jsonrpc.parse(data).parsed:
             self._send(_PARSE_ERROR, addr)  # for any parse error (measured on 3.6.8)
             return
-        elif request.method is None and self.sim.persona.version.startswith("4."):
-            version = self.sim.persona.version
-            reason = _NO_METHOD_CRASH.format(version=version, module="mi_datagram")
-            self.sim.crash(reason, http_method=self.label, path=path)
-            return
+        path = str(self.unix_path) if self.unix_path is not None else f"{self.host}:{self.port}"
         reply = await self.sim.handle_mi(data, http_method=self.label, path=path)
         out = _wire_bytes(reply, _DATAGRAM_ERROR, _DATAGRAM_ERROR)
         if out:

@@ -17,7 +17,7 @@ __all__ = [
     "ReplyResult",
     "decode_reply",
     "encode_request",
-    "unreadable_text",
+    "unreadable_value",
 ]
 
 # OpenSIPS echoes ids >= 2**31 as 2147483647, so larger ids could not be matched.
@@ -95,30 +95,59 @@ ARRAY_PARAMS = frozenset(
 
 
 def unreadable_value(params: Any, names: Sequence[str]) -> str | None:
-    """What in ``params`` no OpenSIPS MI command can read, or None; ``names``: the
-    recipe's parameter names, by position for positional ``params``.
+    """What in ``params`` OpenSIPS cannot read, as a clause for an error, or None;
+    ``names``: the recipe's parameter names, by position for positional ``params``.
 
-    OpenSIPS reads every MI parameter through ``get_mi_string_param``/``int_param`` (a
-    string or a number) or, for the names in `ARRAY_PARAMS`, ``get_mi_array_param`` (an
+    Text: OpenSIPS's JSON parser (cJSON) refuses ``\\u0000`` (its strings end at NUL) and a
+    lone UTF-16 surrogate in any string, names included (real 3.4.18, 3.6.8 and 4.0.1:
+    mi_http answers ``-32700``, mi_datagram ``400 Parse_error``, mi_fifo nothing at all).
+
+    Types: OpenSIPS reads every MI parameter through ``get_mi_string_param``/``int_param``
+    (a string or a number) or, for the names in `ARRAY_PARAMS`, ``get_mi_array_param`` (an
     array of strings or numbers). Anything else (``true``, ``null``, an object, an array
     elsewhere or nested) is a "Bad type" answer at best: ``ul_rm_contact`` reads its
     ``contact`` while holding usrloc's lock and returns without releasing it, so such a
     contact for an existing AOR wedges usrloc and, behind it, the MI process for good
-    (3.4.18 to 4.0.1; measured on 3.6.8). Such a request is better not sent.
+    (3.4.18 to 4.0.1; measured on 3.6.8). Either way the request is better not sent.
     """
     pairs = params.items() if isinstance(params, Mapping) else zip(names, params, strict=False)
     for name, value in pairs:
-        if isinstance(value, list):
-            if name not in ARRAY_PARAMS:
-                return f"'{name}' is an array, which OpenSIPS reads only for {_ARRAY_NAMES}"
-            if not all(_scalar(item) for item in value):
-                return f"an item of '{name}' is neither a string nor a number"
-        elif not _scalar(value):
-            return f"'{name}' is {_kind(value)}, neither a string nor a number"
+        if (bad := _unparsable(name)) is not None:
+            return f"a parameter name holds {bad}, {_PARSER_REFUSES}"
+        if isinstance(value, list) and name not in ARRAY_PARAMS:
+            return f"'{name}' is an array, {_TYPES_READ}"
+        for item in value if isinstance(value, list) else [value]:
+            of = f"an item of '{name}'" if isinstance(value, list) else f"'{name}'"
+            if not _scalar(item):
+                return f"{of} is {_kind(item)}, {_TYPES_READ}"
+            if (bad := _unparsable(item)) is not None:
+                return f"{of} holds {bad}, {_PARSER_REFUSES}"
     return None
 
 
-_ARRAY_NAMES = ", ".join(sorted(ARRAY_PARAMS, key=str.lower))
+_PARSER_REFUSES = (
+    "which OpenSIPS's JSON parser refuses (mi_http answers a parse error, mi_fifo nothing at "
+    "all), so the command could never run; remove that character"
+)
+
+
+def _unparsable(value: Any) -> str | None:
+    """The character of ``value`` cJSON refuses, described, or None."""
+    found = _UNREADABLE.search(value) if isinstance(value, str) else None
+    if found is None:
+        return None
+    char = found.group()
+    return (
+        "the NUL character (U+0000)" if char == "\x00" else f"a lone surrogate (U+{ord(char):04X})"
+    )
+
+
+_TYPES_READ = (
+    "and OpenSIPS's MI reads only strings and numbers (arrays of them only for "
+    + ", ".join(sorted(ARRAY_PARAMS, key=str.lower))
+    + "); anything else is refused at best, and some commands (ul_rm_contact) then leave a "
+    "lock held and stop the MI; give a string or a number"
+)
 
 
 def _scalar(value: Any) -> bool:
@@ -133,34 +162,6 @@ def _kind(value: Any) -> str:
     if isinstance(value, Mapping):
         return "an object"
     return f"a {type(value).__name__}"
-
-
-def unreadable_text(params: Any) -> str | None:
-    """What in ``params`` OpenSIPS cannot parse, or None.
-
-    OpenSIPS's JSON parser (cJSON) refuses ``\\u0000`` (its strings end at NUL) and a lone
-    UTF-16 surrogate in any string, names included. Measured on real 3.4.18, 3.6.8 and
-    4.0.1: mi_http answers ``-32700 Parse error``, mi_datagram ``400 Parse_error`` and
-    mi_fifo nothing at all, so such a request can never run and is better not sent.
-    """
-    stack = [params]
-    while stack:
-        value = stack.pop()
-        if isinstance(value, str):
-            found = _UNREADABLE.search(value)
-            if found is not None:
-                char = found.group()
-                return (
-                    "the NUL character (U+0000)"
-                    if char == "\x00"
-                    else (f"a lone surrogate (U+{ord(char):04X})")
-                )
-        elif isinstance(value, Mapping):
-            stack.extend(value.keys())
-            stack.extend(value.values())
-        elif isinstance(value, list | tuple):
-            stack.extend(value)
-    return None
 
 
 _encode = json.JSONEncoder(separators=(",", ":"), allow_nan=False).encode

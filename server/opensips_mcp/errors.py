@@ -117,12 +117,16 @@ class MCPToolError(ToolError):
         *,
         mi_code: int | None = None,
         mi_message: str | None = None,
+        answer_too_large: bool = False,
     ) -> None:
         super().__init__(f"{code}: {message}")
         self.code = code
         self.text = message
         self.mi_code = mi_code
         self.mi_message = mi_message
+        self.answer_too_large = answer_too_large
+        """True when the command ran but its answer was too large for the transport to
+        carry (mi_http's buf_size, one mi_datagram datagram): asking for less can work."""
 
     def is_not_found(self, message: str | None = None) -> bool:
         """True for an OpenSIPS answer with code 404 (no such dialog, AOR, gateway...);
@@ -134,10 +138,21 @@ class MCPToolError(ToolError):
 
 
 def tool_error(
-    code: ErrorCode, message: str, *, mi_code: int | None = None, mi_message: str | None = None
+    code: ErrorCode,
+    message: str,
+    *,
+    mi_code: int | None = None,
+    mi_message: str | None = None,
+    answer_too_large: bool = False,
 ) -> MCPToolError:
     """Build the ``ToolError`` the agent will see."""
-    return MCPToolError(code, message, mi_code=mi_code, mi_message=mi_message)
+    return MCPToolError(
+        code,
+        message,
+        mi_code=mi_code,
+        mi_message=mi_message,
+        answer_too_large=answer_too_large,
+    )
 
 
 def invalid_arguments(tool: str, problems: list[tuple[str, str]]) -> MCPToolError:
@@ -301,6 +316,7 @@ def from_mi_error(exc: MIError, entry: CatalogEntry | None) -> MCPToolError:
             f"less (a filter, one AOR or dialog), use an mi_fifo URL for this instance (it "
             f"carries such answers: a 16 MB ul_dump on a real 3.6.8), or have the operator "
             f'raise modparam("httpd", "buf_size", ...) and pkg memory (-M) on that OpenSIPS.',
+            answer_too_large=True,
         )
     if isinstance(exc, MIHTTPError):
         return tool_error(
@@ -316,6 +332,7 @@ def from_mi_error(exc: MIError, entry: CatalogEntry | None) -> MCPToolError:
             f"fit in one datagram (65,457 bytes). It is a read: nothing changed. Ask for less "
             f"(a filter, a paged tool such as registrations_list or dialogs_list), or run it "
             f"through an mi_http or mi_fifo URL, which carry larger answers.",
+            answer_too_large=True,
         )
     if isinstance(exc, MIProtocolError):
         return tool_error(

@@ -191,11 +191,24 @@ class _Filter:
 
 async def _fetch(
     call: ToolCall, command: str, index: int, counter: int
-) -> tuple[list[Mapping[str, Any]], int | None]:
-    answer = await call.mi(command, {"index": index, "counter": max(1, counter)})
+) -> tuple[list[Mapping[str, Any]], int | None, int]:
+    """Up to ``counter`` dialogs from ``index``, the total count, and how many were asked
+    for: fewer than ``counter`` when that many did not fit in one answer. A dialog takes
+    ~1 KB of ``dlg_list``, so one mi_datagram datagram carries about 65 of them (mi_http:
+    its buf_size, megabytes); such an answer is lost, and the read is asked again for a
+    quarter as many, down to one."""
+    asked = max(1, counter)
+    while True:
+        try:
+            answer = await call.mi(command, {"index": index, "counter": asked})
+            break
+        except MCPToolError as exc:
+            if not exc.answer_too_large or asked == 1:
+                raise
+            asked = max(1, asked // 4)
     result = answer.result
     count = as_int(result.get("count")) if isinstance(result, Mapping) else None
-    return dicts(result, "Dialogs"), count
+    return dicts(result, "Dialogs"), count, asked
 
 
 def _find(dialogs: Sequence[Mapping[str, Any]], dialog_id: str) -> int | None:
@@ -215,6 +228,9 @@ class _Walk:
     exact: bool = True
     ended: bool = False
     size_limited: bool = False
+    cap: int = SCAN_LIMIT
+    """The most dialogs one fetch may ask for: lowered when an answer was too large for
+    the transport, and carried by the cursor to the next page."""
 
 
 def _chunk(keep: _Filter, budget: Budget, limit: int, taken: int) -> int:
@@ -233,18 +249,21 @@ async def _walk(
     start: int,
     anchor: str | None,
     limit: int,
+    cap: int = SCAN_LIMIT,
 ) -> _Walk:
-    """Collect one page from position ``start`` (after dialog ``anchor`` if found)."""
-    walk = _Walk(position=start, last_seen=anchor)
+    """Collect one page from position ``start`` (after dialog ``anchor`` if found),
+    fetching at most ``cap`` dialogs at a time."""
+    walk = _Walk(position=start, last_seen=anchor, cap=cap)
     budget = Budget()
     buffered: deque[Mapping[str, Any]] = deque()
     at_end = False
     if anchor is not None:
         # One fetch covers the window around the cursor and a first chunk of the page.
-        first = max(0, start - ANCHOR_WINDOW)
-        window = (start - first) + ANCHOR_WINDOW + _chunk(keep, budget, limit, 0)
-        fetched, walk.count = await _fetch(call, command, first, window)
-        at_end = len(fetched) < window
+        first = max(0, start - min(ANCHOR_WINDOW, walk.cap // 2))
+        window = min((start - first) + ANCHOR_WINDOW + _chunk(keep, budget, limit, 0), walk.cap)
+        fetched, walk.count, asked = await _fetch(call, command, first, window)
+        at_end = len(fetched) < asked
+        walk.cap = min(walk.cap, asked) if asked < window else walk.cap
         found = _find(fetched, anchor)
         if found is None:
             walk.exact = False
@@ -256,10 +275,13 @@ async def _walk(
         if not buffered:
             if at_end:
                 break
-            chunk = _chunk(keep, budget, limit, len(walk.items))
-            fetched, walk.count = await _fetch(call, command, walk.position, chunk)
+            # Never ask again for more than an answer that had to be cut down.
+            chunk = min(_chunk(keep, budget, limit, len(walk.items)), walk.cap)
+            fetched, walk.count, asked = await _fetch(call, command, walk.position, chunk)
             buffered.extend(fetched)
-            at_end = len(fetched) < chunk
+            at_end = len(fetched) < asked
+            if asked < chunk:
+                walk.cap = asked
             if not buffered:
                 break
         d = buffered[0]
@@ -361,13 +383,16 @@ async def dialogs_list(
             )
         start: int = 0
         anchor: str | None = None
+        cap: Any = SCAN_LIMIT
         if cursor is not None:
             data = decode_cursor(cursor, KIND, key)
-            position, last = data.get("i"), data.get("a")
+            position, last, cap = data.get("i"), data.get("a"), data.get("n", SCAN_LIMIT)
             if not isinstance(position, int) or position < 0 or not isinstance(last, str | None):
                 raise bad_cursor("is not one this server made")
+            if not isinstance(cap, int) or not 1 <= cap <= SCAN_LIMIT:
+                raise bad_cursor("is not one this server made")
             start, anchor = position, last
-        walk = await _walk(call, command, keep, start, anchor, limit)
+        walk = await _walk(call, command, keep, start, anchor, limit, cap)
     notices = []
     if not walk.exact:
         notices.append(
@@ -376,8 +401,11 @@ async def dialogs_list(
         )
     if walk.scanned >= SCAN_LIMIT and not walk.ended:
         notices.append(f"Examined {walk.scanned} calls for this page; continue with next_cursor.")
+    smaller = {"n": walk.cap} if walk.cap < SCAN_LIMIT else {}
     next_cursor = (
-        None if walk.ended else encode_cursor(KIND, f=key, i=walk.position, a=walk.last_seen)
+        None
+        if walk.ended
+        else encode_cursor(KIND, f=key, i=walk.position, a=walk.last_seen, **smaller)
     )
     return respond(
         DialogPage.model_validate(

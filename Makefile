@@ -9,7 +9,7 @@ SIM_PORT ?= 8888
 NODES ?= 1
 
 .PHONY: help venv test lint typecheck pytest sim serve conformance conformance-transports conformance-versions differential bench catalog coverage clean
-.PHONY: lab lab-deps lab-build lab-stop lab-status lab-tools lab-sweep
+.PHONY: lab lab-deps lab-build lab-stop lab-status lab-tools lab-tools-streams lab-sweep
 .PHONY: mcp-conformance
 
 help:
@@ -27,6 +27,7 @@ help:
 	@echo "make lab-deps     apt-get install the OpenSIPS build packages and SIPp"
 	@echo "make lab-stop     stop the lab of LAB_PORT_OFFSET (every PID it started)"
 	@echo "make lab-tools    every typed tool against the running lab (tests/lab)"
+	@echo "make lab-tools-streams  the typed tools again over the lab's mi_fifo and mi_datagram"
 	@echo "make lab-sweep    every recipe through mi_execute over the lab's http, fifo and"
 	@echo "                  datagram MI; none may end unknowing (conformance/sweep.py)"
 
@@ -118,6 +119,14 @@ lab-status:
 lab-tools: $(STAMP)
 	@$(LAB) env >/dev/null
 	env $$($(LAB) env | grep -v '^#') $(BIN)/python -m pytest tests/lab -rA
+
+lab-tools-streams: $(STAMP)
+	@$(LAB) env >/dev/null
+	env $$($(LAB) env | grep -v '^#') sh -c 'for url in "fifo://$$OPENSIPS_MI_FIFO" \
+	  "$$(case "$$OPENSIPS_MI_DATAGRAM" in /*) echo unix://;; *) echo udp://;; esac)$$OPENSIPS_MI_DATAGRAM"; do \
+	  echo "typed tools over $$url"; \
+	  OPENSIPS_MI_URL="$$url" $(BIN)/python -m pytest tests/lab/test_tools_on_lab.py -q -p no:cacheprovider || exit 1; \
+	done'
 
 lab-sweep: $(STAMP)
 	@$(LAB) env >/dev/null

@@ -4,7 +4,8 @@ Measured on a real 3.6.8 (pkg memory 32 MB, so httpd's buf_size is 8 MB): with 3
 contacts the full dump (9.6 MB) is answered HTTP 500 over mi_http and ``500 Internal
 error`` over mi_datagram, and ``ul_dump brief`` (720 KB) still comes back over mi_http.
 Over mi_datagram the full dump fails from ~200 contacts. ``registrations_list`` then walks
-the table AOR by AOR: every contact comes once.
+the table AOR by AOR: every contact comes once (over mi_http:
+``test_request_size_on_lab.py``).
 
 Over mi_datagram, ``dlg_list`` answers ~956 bytes per call: a dialogs_list fetch of ~94
 calls is lost the same way and asked again for fewer.
@@ -36,8 +37,6 @@ from tests.toolsets.helpers import call
 
 from .aors import aor
 
-HTTP_FLOOD = 30_000
-"""AORs that make the full dump larger than the lab's 8 MB httpd buf_size."""
 DATAGRAM_FLOOD = 300
 """AORs that make the full dump larger than one datagram (65,457 bytes)."""
 
@@ -84,11 +83,11 @@ def viewer(url: str, tmp_path: Path) -> Any:
     )
 
 
-async def walk(client: Client, limit: int, pages: int = 2000) -> list[tuple[str, str]]:
-    """The (AOR, contact) pairs of the first ``pages`` pages (all, by default)."""
+async def walk(client: Client, limit: int) -> list[tuple[str, str]]:
+    """The (AOR, contact) pairs of every page."""
     seen: list[tuple[str, str]] = []
     cursor: str | None = None
-    for _ in range(pages):
+    for _ in range(2000):  # bounded: a walk that never ends fails the test
         args: dict[str, Any] = {"limit": limit, **({"cursor": cursor} if cursor else {})}
         result = await client.call_tool("registrations_list", args)
         assert error_code(result) is None, result
@@ -99,19 +98,7 @@ async def walk(client: Client, limit: int, pages: int = 2000) -> list[tuple[str,
         cursor = page["next_cursor"]
         if cursor is None:
             return seen
-    assert pages < 2000, "the walk did not end"
-    return seen
-
-
-async def test_over_mi_http_a_table_over_buf_size_is_walked(lab_url: str, tmp_path: Path) -> None:
-    """The first pages only (the whole walk is ~30,000 reads): in AOR order, each once."""
-    async with flood(lab_url, HTTP_FLOOD) as added, Client(viewer(lab_url, tmp_path)) as client:
-        seen = await walk(client, 500, pages=3)
-    assert len(seen) == len(set(seen))  # pages stop at the 64 KB bound: ~90 contacts
-    assert [name for name, _ in seen] == sorted(name for name, _ in seen)
-    walked = sorted(pair for pair in seen if pair in added)
-    assert walked == sorted(added)[: len(walked)]
-    assert len(walked) > 200
+    raise AssertionError("the walk did not end")
 
 
 @pytest.mark.skipif(

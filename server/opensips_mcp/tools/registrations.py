@@ -327,13 +327,10 @@ async def registrations_list(
             if aor is not None:
                 rows = await _show(call, table, aor)
             else:
-                try:
-                    rows = _table_rows((await call.mi("ul_dump")).result, table)
-                except MCPToolError as exc:
-                    if not exc.answer_too_large:
-                        raise
-                    aors = await walking.matching_aors(call, table, aor_prefix, exc)
+                dumped, aors = await _dump(call, table, aor_prefix)
+                if dumped is None:
                     return await _walk_page(call, pager, table, aors, (0, None), limit, match)
+                rows = dumped
             rows = [row for row in rows if match(row)]
         page = pager.page(rows, offset, limit, _item, snapshot)
         age = page.snapshot.age(pager.store.clock()) if page.snapshot else 0.0
@@ -360,12 +357,8 @@ async def _stateless_page(
         if aor is not None:
             rows = await _show(call, table, aor)
         else:
-            try:
-                rows = _table_rows((await call.mi("ul_dump")).result, table)
-            except MCPToolError as exc:
-                if not exc.answer_too_large:
-                    raise
-                aors = await walking.matching_aors(call, table, aor_prefix, exc)
+            dumped, aors = await _dump(call, table, aor_prefix)
+            if dumped is None:
                 start = walking.seek_start(aors, after)
                 walked = await walking.walk(
                     aors, start, limit, lambda name: _show(call, table, name), match, _item
@@ -376,13 +369,23 @@ async def _stateless_page(
                     return encode_cursor(KIND, f=key, a=[aors[index], contact or ""])
 
                 return _answer(_walked_page(walked, aors, seek_cursor), None)
+            rows = dumped
         page = pager.page([row for row in rows if match(row)], after, limit, _item)
         return _answer(page, None)
 
 
-def _table_rows(dump: Any, table: str) -> list[Row]:
-    """The contacts of ``table`` in a ``ul_dump`` answer (it holds every table)."""
-    return [row for row in _rows_of_dump(dump) if row[0] == table]
+async def _dump(
+    call: ToolCall, table: str, aor_prefix: str | None
+) -> tuple[list[Row] | None, list[str]]:
+    """The contacts of ``table`` from ``ul_dump`` (it holds every table); when the dump is
+    too large for one answer, ``None`` and the AORs to walk instead."""
+    try:
+        answer = await call.mi("ul_dump")
+    except MCPToolError as exc:
+        if not exc.answer_too_large:
+            raise
+        return None, await walking.matching_aors(call, table, aor_prefix, exc)
+    return [row for row in _rows_of_dump(answer.result) if row[0] == table], []
 
 
 async def _walk_page(

@@ -287,6 +287,19 @@ async def test_command_the_server_does_not_offer_is_reported_not_available(
     assert error_code(result) == "not_available"
 
 
+async def test_draining_a_node_without_clusterer_says_the_module_is_missing(
+    make_server: ServerFactory, fake_mi: FakeMI
+) -> None:
+    """Measured on a real 3.6.8 without clusterer: the drain used to answer
+    invalid_params "not in that cluster", which sends the agent looking for a cluster."""
+    fake_mi.without_module("clusterer")
+    result = await call(
+        make_server(Role.ADMIN), "cluster_drain_node", {"cluster_id": 1, "wait_seconds": 0}
+    )
+    assert error_code(result) == "not_available"
+    assert "clusterer_set_status" not in fake_mi.methods()
+
+
 async def test_write_without_an_answer_is_outcome_unknown_naming_the_read_that_checks(
     make_server: ServerFactory, fake_mi: FakeMI
 ) -> None:

@@ -80,11 +80,11 @@ class ClusterStatus(Output):
     )
 
 
-async def _read(call: ToolCall, command: str, problems: list[str]) -> Any:
+async def _read(call: ToolCall, command: str, problems: list[str], required: bool = False) -> Any:
     try:
         return (await call.mi(command)).result
     except MCPToolError as exc:
-        if exc.code in (ErrorCode.UNREACHABLE, ErrorCode.TIMEOUT):
+        if required or exc.code in (ErrorCode.UNREACHABLE, ErrorCode.TIMEOUT):
             raise
         problems.append(str(exc))
         return None
@@ -112,10 +112,14 @@ def _local_node(listed: list[int], topology: Mapping[int, list[int]]) -> int | N
     return next(iter(topology), None) if not others else None
 
 
-async def read_clusters(call: ToolCall, cluster_id: int | None) -> ClusterStatus:
-    """Nodes, topology, sharing tags and capabilities per cluster (``cluster_id``: one)."""
+async def read_clusters(
+    call: ToolCall, cluster_id: int | None, *, required: bool = False
+) -> ClusterStatus:
+    """Nodes, topology, sharing tags and capabilities per cluster (``cluster_id``: one).
+    A read that fails is listed in ``problems``; with ``required``, a failed
+    ``clusterer_list`` raises its error instead."""
     problems: list[str] = []
-    listing = await _read(call, "clusterer_list", problems)
+    listing = await _read(call, "clusterer_list", problems, required=required)
     topology = _topology(await _read(call, "clusterer_list_topology", problems))
     tags_result = await _read(call, "clusterer_list_shtags", problems)
     caps_result = await _read(call, "clusterer_list_cap", problems)
@@ -369,7 +373,9 @@ async def cluster_drain_node(
     disable = {"cluster_id": cluster_id, "status": 0}
     async with runtime_of(ctx).tool_call(ctx, "cluster_drain_node") as call:
         call.check("clusterer_set_status", disable)
-        status = await read_clusters(call, cluster_id)
+        # required: without clusterer (or when the listing fails) the agent gets that
+        # error (not_available...), not "not in that cluster".
+        status = await read_clusters(call, cluster_id, required=True)
         local = status.clusters[0].local_node_id if status.clusters else None
         if not status.clusters:
             raise errors.tool_error(

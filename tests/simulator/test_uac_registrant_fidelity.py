@@ -14,8 +14,10 @@ from typing import Any
 
 import pytest
 
+from opensips_sim.clock import Clock
 from opensips_sim.simulator import Settings, Simulator
 from opensips_sim.snapshot import stable
+from opensips_sim.timefmt import ctime
 
 from .test_personas import ask
 
@@ -150,3 +152,68 @@ def test_the_differential_compares_registration_progress_by_type() -> None:
         }
     }
     assert normalise("reg_list", other) != normalise("reg_list", sim)
+
+
+def _moving(answers: bool) -> tuple[Simulator, Clock]:
+    clock = Clock(1_800_000_000.0, frozen=True)
+    registrant = {
+        "aor": "sip:trunk@127.0.0.1",
+        "contact": "sip:trunk@127.0.0.1:5060",
+        "registrar": "sip:127.0.0.1:5099",
+        "expires": 600,
+        "enabled": True,
+        "answers": answers,
+    }
+    section = {"timer_interval": 30, "registrants": [registrant]}
+    return Simulator({"uac_registrant": section}, clock=clock), clock
+
+
+def _record(sim: Simulator) -> dict[str, Any]:
+    (record,) = ask(sim, "reg_list")["result"]["Records"]
+    return {k: record[k] for k in ("state", "last_register_sent", "registration_t_out")}
+
+
+def test_a_registrar_that_never_answers_times_out_and_is_retried_as_on_the_lab() -> None:
+    """The lab (timer_interval 30, tm fr_timeout 5, nothing listening): REGISTER sent at
+    04:05:04, REGISTER_TIMEOUT_STATE, registration_t_out 04:14:39 (+5 + 600 - 30)."""
+    sim, clock = _moving(answers=False)
+    start = clock.now()
+    assert _record(sim)["state"] == "NOT_REGISTERED_STATE"
+    clock.advance(30)  # the first timer run sends the REGISTER
+    assert _record(sim) == {
+        "state": "REGISTERING_STATE",
+        "last_register_sent": ctime(start + 30),
+        "registration_t_out": EPOCH,
+    }
+    clock.advance(5)  # tm's timeout: 408
+    assert _record(sim) == {
+        "state": "REGISTER_TIMEOUT_STATE",
+        "last_register_sent": ctime(start + 30),
+        "registration_t_out": ctime(start + 35 + 570),
+    }
+    clock.advance(570)  # not retried before registration_t_out, then at the next run
+    assert _record(sim)["state"] == "REGISTER_TIMEOUT_STATE"
+    clock.advance(30)
+    assert _record(sim)["last_register_sent"] == ctime(start + 630)
+
+
+def test_an_answering_registrar_registers_and_renews_before_expiry() -> None:
+    sim, clock = _moving(answers=True)
+    start = clock.now()
+    clock.advance(30)
+    assert _record(sim) == {
+        "state": "REGISTERED_STATE",
+        "last_register_sent": ctime(start + 30),
+        "registration_t_out": ctime(start + 30 + 570),
+    }
+    clock.advance(600)  # due at +600: renewed at the run that finds it due
+    assert _record(sim)["last_register_sent"] == ctime(start + 600)
+    coords = {
+        "aor": "sip:trunk@127.0.0.1",
+        "contact": "sip:trunk@127.0.0.1:5060",
+        "registrar": "sip:127.0.0.1:5099",
+    }
+    assert ask(sim, "reg_disable", coords)["result"] == "OK"  # unregistered at once
+    assert _record(sim)["state"] == "NOT_REGISTERED_STATE"
+    clock.advance(300)  # a disabled registrant is left alone
+    assert _record(sim)["state"] == "NOT_REGISTERED_STATE"

@@ -25,8 +25,6 @@ from ..registry import CallContext, command
 from ..state.uac_registrant import (
     NOT_REGISTERED,
     REGISTERED,
-    REGISTERING,
-    UNREGISTERING,
     Registrant,
     RegistrantState,
 )
@@ -34,7 +32,6 @@ from ..timefmt import ctime
 
 NO_SUCH = MIError(404, "No such registrant")
 NO_SUCH_IN_DB = MIError(404, "No such registrant in database")
-TIMER_INTERVAL = 30  # the lab's modparam; upsert refuses an expiry not above it
 
 
 def _coords(params: Params) -> tuple[str, str, str]:
@@ -113,7 +110,7 @@ def reg_enable(ctx: CallContext, params: Params) -> Any:
     r = _find(ctx, params)
     if not r.enabled:
         if r.state == NOT_REGISTERED:
-            r.state, r.last_register_sent = REGISTERING, ctx.world.clock.now()
+            ctx.world.get(RegistrantState).send_register(r, ctx.world.clock.now())
             hostport = _hostport(r.contact)
             r.socket = None if hostport is None else f"udp:{hostport}"
         r.enabled = True
@@ -126,7 +123,7 @@ def reg_disable(ctx: CallContext, params: Params) -> Any:
     r = _find(ctx, params)
     if r.enabled:
         if r.state == REGISTERED:
-            r.state = UNREGISTERING
+            ctx.world.get(RegistrantState).send_unregister(r, ctx.world.clock.now())
         r.enabled = False
     return "OK"
 
@@ -162,7 +159,7 @@ def upsert(ctx: CallContext, params: Params) -> Any:
     if (
         any(_hostport(u) is None for u in (aor, contact, registrar))
         or (third and _hostport(third) is None)
-        or expiry <= TIMER_INTERVAL
+        or expiry <= ctx.world.get(RegistrantState).timer_interval
         or forced  # a socket the simulator does not listen on
         or (shtag and "/" not in shtag)
     ):

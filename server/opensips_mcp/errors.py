@@ -237,6 +237,15 @@ def _too_large(exc: MIRequestTooLarge) -> MCPToolError:
     )
 
 
+_MI_MODULES = {
+    "http": "mi_http (and httpd)",
+    "https": "mi_http (and httpd)",
+    "fifo": "mi_fifo",
+    "udp": "mi_datagram",
+    "unix": "mi_datagram",
+}
+"""The OpenSIPS module serving each MI URL scheme."""
+
 _FIFO_REPLY_DIR = (
     " Over mi_fifo, if every call times out, the URL's ?reply_dir= may not be mi_fifo's "
     "reply_dir: OpenSIPS then drops each reply (its reply FIFO is not where it looks)."
@@ -288,7 +297,8 @@ def from_mi_error(exc: MIError, entry: CatalogEntry | None) -> MCPToolError:
         return tool_error(
             ErrorCode.UNREACHABLE,
             f"Could not reach OpenSIPS for '{command}' ({exc.cause}); nothing was changed. "
-            f"Check that OpenSIPS runs with mi_http enabled (opensips_health), then retry.",
+            f"Check that OpenSIPS runs with {_MI_MODULES.get(exc.transport, 'its MI module')} "
+            f"loaded (opensips_health), then retry.",
         )
     if isinstance(exc, MITimeoutError):
         if exc.attempts == 0:

@@ -188,6 +188,8 @@ async def test_nobody_listening_is_not_sent_and_retried_at_any_level(
 
     assert caught.value.cause == "refused"
     assert caught.value.attempts == 0
+    # the tool error names the module to check: mi_fifo or mi_datagram, not mi_http
+    assert caught.value.transport == kind
 
 
 @pytest.mark.parametrize("kind", KINDS)

@@ -42,11 +42,15 @@ class MIConnectionError(MIError):
     ``"stale_connection"`` (a pooled connection closed by the server refused the write):
     nothing was sent. For ``read`` calls only, ``"reset"`` means the connection broke after
     the request was sent and before a reply (a read changes nothing; it is not re-sent).
+    ``transport``: the URL scheme (``http``, ``fifo``, ``udp``, ``unix``; empty: unknown).
     """
 
-    def __init__(self, message: str, *, method: str, attempts: int, cause: str) -> None:
+    def __init__(
+        self, message: str, *, method: str, attempts: int, cause: str, transport: str = ""
+    ) -> None:
         super().__init__(message, method=method, attempts=attempts)
         self.cause = cause
+        self.transport = transport
 
 
 class MITimeoutError(MIError):

@@ -287,6 +287,38 @@ async def test_command_the_server_does_not_offer_is_reported_not_available(
     assert error_code(result) == "not_available"
 
 
+def _dump_of(*tables: tuple[str, str]) -> dict[str, Any]:
+    """A ul_dump answer with one AOR (one contact) per (table, AOR)."""
+    return {
+        "Domains": [
+            {
+                "name": table,
+                "hash_size": 512,
+                "AORs": [
+                    {
+                        "AOR": aor,
+                        "Contacts": [{"Contact": f"sip:{aor}@192.0.2.1", "Expires": 60}],
+                    }
+                ],
+            }
+            for table, aor in tables
+        ]
+    }
+
+
+async def test_registrations_list_lists_only_the_table_asked_for(
+    make_server: ServerFactory, fake_mi: FakeMI
+) -> None:
+    """ul_dump holds every usrloc table (a registrar saving to 'location' and 'pbx')."""
+    fake_mi.answers["ul_dump"] = Answer(_dump_of(("location", "alice"), ("pbx", "bob")))
+    server = make_server(Role.VIEWER)
+    default = await call(server, "registrations_list")
+    pbx = await call(server, "registrations_list", {"table": "pbx"})
+    assert default.structured_content is not None and pbx.structured_content is not None
+    assert [c["aor"] for c in default.structured_content["contacts"]] == ["alice"]
+    assert [(c["table"], c["aor"]) for c in pbx.structured_content["contacts"]] == [("pbx", "bob")]
+
+
 async def test_draining_a_node_without_clusterer_says_the_module_is_missing(
     make_server: ServerFactory, fake_mi: FakeMI
 ) -> None:

@@ -211,6 +211,22 @@ async def _fetch(
     return dicts(result, "Dialogs"), count, asked
 
 
+def _resume(cursor: str, key: str) -> tuple[int, str | None, int]:
+    """Where a dialogs_list cursor points: the position, the last dialog returned, and the
+    most dialogs one fetch may ask for."""
+    data = decode_cursor(cursor, KIND, key)
+    position, last, cap = data.get("i"), data.get("a"), data.get("n", SCAN_LIMIT)
+    if (
+        not isinstance(position, int)
+        or position < 0
+        or not isinstance(last, str | None)
+        or not isinstance(cap, int)
+        or not 1 <= cap <= SCAN_LIMIT
+    ):
+        raise bad_cursor("is not one this server made")
+    return position, last, cap
+
+
 def _find(dialogs: Sequence[Mapping[str, Any]], dialog_id: str) -> int | None:
     for position, d in enumerate(dialogs):
         if str(d.get("ID", "")) == dialog_id:
@@ -263,7 +279,8 @@ async def _walk(
         window = min((start - first) + ANCHOR_WINDOW + _chunk(keep, budget, limit, 0), walk.cap)
         fetched, walk.count, asked = await _fetch(call, command, first, window)
         at_end = len(fetched) < asked
-        walk.cap = min(walk.cap, asked) if asked < window else walk.cap
+        if asked < window:
+            walk.cap = asked
         found = _find(fetched, anchor)
         if found is None:
             walk.exact = False
@@ -381,17 +398,7 @@ async def dialogs_list(
                     }
                 )
             )
-        start: int = 0
-        anchor: str | None = None
-        cap: Any = SCAN_LIMIT
-        if cursor is not None:
-            data = decode_cursor(cursor, KIND, key)
-            position, last, cap = data.get("i"), data.get("a"), data.get("n", SCAN_LIMIT)
-            if not isinstance(position, int) or position < 0 or not isinstance(last, str | None):
-                raise bad_cursor("is not one this server made")
-            if not isinstance(cap, int) or not 1 <= cap <= SCAN_LIMIT:
-                raise bad_cursor("is not one this server made")
-            start, anchor = position, last
+        start, anchor, cap = (0, None, SCAN_LIMIT) if cursor is None else _resume(cursor, key)
         walk = await _walk(call, command, keep, start, anchor, limit, cap)
     notices = []
     if not walk.exact:

@@ -328,6 +328,14 @@ def from_mi_error(exc: MIError, entry: CatalogEntry | None) -> MCPToolError:
             f'raise modparam("httpd", "buf_size", ...) and pkg memory (-M) on that OpenSIPS.',
             answer_too_large=True,
         )
+    if isinstance(exc, MIHTTPError) and exc.status == 400:
+        return tool_error(
+            ErrorCode.BAD_RESPONSE,
+            f"The MI endpoint answered '{command}' with HTTP 400 without running it: OpenSIPS's "
+            f"httpd answers so ('Unable to parse URL!') when the URL's path is not mi_http's "
+            f'root (modparam("mi_http", "root", ...), "mi" unless set). Nothing was changed. '
+            f"Check the path of the configured MI URL (e.g. http://host:8888/mi).",
+        )
     if isinstance(exc, MIHTTPError):
         return tool_error(
             ErrorCode.BAD_RESPONSE,

@@ -166,3 +166,18 @@ async def test_an_answer_too_large_for_httpd_is_a_bad_response_naming_the_read(
     assert listing.structured_content is not None
     assert listing.structured_content["total"] is None  # walked
     assert commands_run(simulator)[1:3] == ["ul_dump", "ul_dump"]  # full, then brief
+
+
+async def test_a_url_path_that_is_not_mi_https_root_is_a_bad_response_and_nothing_ran(
+    sim_url: tuple[Simulator, str], audit_path: Path
+) -> None:
+    """httpd answers 400 "Unable to parse URL!" for a path other than mi_http's root
+    (measured on a real 3.6.8 with root "json" asked at /mi); a write is not unknown."""
+    simulator, url = sim_url
+    server = build_server(settings(url.rsplit("/", 1)[0] + "/json", audit_path))
+
+    result = await call(server, "mi_execute", set_state(10))
+
+    assert error_code(result) == "bad_response"
+    assert commands_run(simulator) == []
+    assert [e["http_status"] for e in simulator.journal.entries()] == [400]

@@ -26,12 +26,15 @@ __all__ = [
 
 
 class MIError(Exception):
-    """Root of every error the MI client raises."""
+    """Root of every error the MI client raises. ``transport``: the URL scheme of the MI
+    endpoint (``http``, ``fifo``, ``udp``, ``unix``) where the error names it (empty:
+    not given), so the agent's error can name the OpenSIPS module to check."""
 
-    def __init__(self, message: str, *, method: str, attempts: int) -> None:
+    def __init__(self, message: str, *, method: str, attempts: int, transport: str = "") -> None:
         super().__init__(message)
         self.method = method
         self.attempts = attempts
+        self.transport = transport
 
 
 class MIConnectionError(MIError):
@@ -42,15 +45,13 @@ class MIConnectionError(MIError):
     ``"stale_connection"`` (a pooled connection closed by the server refused the write):
     nothing was sent. For ``read`` calls only, ``"reset"`` means the connection broke after
     the request was sent and before a reply (a read changes nothing; it is not re-sent).
-    ``transport``: the URL scheme (``http``, ``fifo``, ``udp``, ``unix``; empty: unknown).
     """
 
     def __init__(
         self, message: str, *, method: str, attempts: int, cause: str, transport: str = ""
     ) -> None:
-        super().__init__(message, method=method, attempts=attempts)
+        super().__init__(message, method=method, attempts=attempts, transport=transport)
         self.cause = cause
-        self.transport = transport
 
 
 class MITimeoutError(MIError):
@@ -60,15 +61,14 @@ class MITimeoutError(MIError):
     re-sent, since it may still be running) or ``"deadline"`` (``total_timeout``
     passed). Raised for a write only when none of its requests was sent
     (``attempts == 0``): once a write is sent, running out of time makes it
-    `MIOutcomeUnknown`. ``transport``: the URL scheme (``http``, ``fifo``, ...).
+    `MIOutcomeUnknown`.
     """
 
     def __init__(
         self, message: str, *, method: str, attempts: int, cause: str, transport: str = ""
     ) -> None:
-        super().__init__(message, method=method, attempts=attempts)
+        super().__init__(message, method=method, attempts=attempts, transport=transport)
         self.cause = cause
-        self.transport = transport
 
 
 class MIOutcomeUnknown(MIError):
@@ -122,8 +122,7 @@ class MIRequestTooLarge(MIError):
     request body larger than its ``receive_buf_size`` (1024 bytes unless raised) and
     mi_http answers 400 without running anything (measured on 3.6.8 and 4.0.1).
     ``size``: the request body's bytes; ``limit``: the limit in bytes (for mi_http the
-    default ``receive_buf_size``, the server's may be larger); ``transport``: the URL
-    scheme.
+    default ``receive_buf_size``, the server's may be larger).
     """
 
     def __init__(
@@ -136,10 +135,9 @@ class MIRequestTooLarge(MIError):
         limit: int,
         transport: str,
     ) -> None:
-        super().__init__(message, method=method, attempts=attempts)
+        super().__init__(message, method=method, attempts=attempts, transport=transport)
         self.size = size
         self.limit = limit
-        self.transport = transport
 
 
 class MIHTTPError(MIError):

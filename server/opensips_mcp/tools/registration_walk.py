@@ -19,7 +19,7 @@ one stopped, also on a stateless replica, which finds the AOR again by name.
 from __future__ import annotations
 
 import bisect
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -77,15 +77,20 @@ async def matching_aors(
         ) from None
     folded = prefix.casefold() if prefix else None
     names: list[str] = []
-    for domain in dicts(answer.result, "Domains"):
-        if str(domain.get("name", "")) != table:
-            continue
-        for record in dicts(domain, "AORs"):
-            aor = record.get("AOR")
-            if isinstance(aor, str) and (folded is None or aor.casefold().startswith(folded)):
-                names.append(aor)
+    for record in table_records(answer.result, table):
+        aor = record.get("AOR")
+        if isinstance(aor, str) and (folded is None or aor.casefold().startswith(folded)):
+            names.append(aor)
     names.sort()
     return names
+
+
+def table_records(dump: Any, table: str) -> Iterator[Mapping[str, Any]]:
+    """The AOR records of usrloc table ``table`` in a ``ul_dump`` answer, which holds every
+    table (brief or not)."""
+    for domain in dicts(dump, "Domains"):
+        if str(domain.get("name", "")) == table:
+            yield from dicts(domain, "AORs")
 
 
 def seek_start(aors: Sequence[str], after: Sequence[str | int] | None) -> tuple[int, str | None]:

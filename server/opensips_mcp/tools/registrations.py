@@ -173,14 +173,12 @@ def _interner() -> Callable[[Any], Any]:
     return intern
 
 
-def _rows_of_dump(result: Any) -> Iterator[Row]:
+def _rows_of_dump(result: Any, table: str) -> Iterator[Row]:
     intern = _interner()
-    for domain in dicts(result, "Domains"):
-        table = str(domain.get("name", ""))
-        for record in dicts(domain, "AORs"):
-            aor = str(record.get("AOR", ""))
-            for contact in dicts(record, "Contacts"):
-                yield _row(table, aor, contact, intern)
+    for record in walking.table_records(result, table):
+        aor = str(record.get("AOR", ""))
+        for contact in dicts(record, "Contacts"):
+            yield _row(table, aor, contact, intern)
 
 
 def _rows_of_aor(table: str, result: Any) -> list[Row]:
@@ -385,7 +383,7 @@ async def _dump(
         if not exc.answer_too_large:
             raise
         return None, await walking.matching_aors(call, table, aor_prefix, exc)
-    return [row for row in _rows_of_dump(answer.result) if row[0] == table], []
+    return list(_rows_of_dump(answer.result, table)), []
 
 
 async def _walk_page(

@@ -293,6 +293,15 @@ def from_mi_error(exc: MIError, entry: CatalogEntry | None) -> MCPToolError:
             mi_code=exc.code,
             mi_message=exc.message,
         )
+    if isinstance(exc, MIConnectionError) and exc.cause == "not_a_fifo":
+        return tool_error(
+            ErrorCode.UNREACHABLE,
+            f"Could not send '{command}': the fifo:// URL's path is not a FIFO (a regular "
+            f"file or a directory), so nothing was written to it and nothing was changed. "
+            f'The path must be mi_fifo\'s fifo_name (modparam("mi_fifo", "fifo_name", '
+            f"...), default /tmp/opensips_fifo) on the OpenSIPS host; have the operator fix "
+            f"the instance's MI URL.",
+        )
     if isinstance(exc, MIConnectionError):
         return tool_error(
             ErrorCode.UNREACHABLE,

@@ -192,6 +192,31 @@ async def test_nobody_listening_is_not_sent_and_retried_at_any_level(
     assert caught.value.transport == kind
 
 
+@pytest.mark.parametrize("target", ["file", "directory"])
+async def test_a_fifo_url_naming_no_fifo_writes_nothing_and_is_not_sent(
+    target: str, short_dir: Path, make_client: ClientFactory
+) -> None:
+    # an operator's slip such as fifo:///etc/opensips/opensips.cfg: a regular file opens
+    # for writing, and each request would be appended to it while the call waited for a
+    # reply that never comes (then outcome_unknown for a write)
+    path = short_dir / "opensips.cfg"
+    if target == "file":
+        path.write_text("listen=udp:127.0.0.1:5060\n")
+    else:
+        path.mkdir()
+    (short_dir / "replies").mkdir()
+    mi = make_client(f"fifo://{path}?reply_dir={short_dir}/replies", read_timeout=5.0)
+
+    with pytest.raises(MIConnectionError) as caught:
+        await asyncio.wait_for(mi.call("ds_reload", level=AccessLevel.WRITE), 3)
+
+    assert caught.value.cause == "not_a_fifo"
+    assert caught.value.attempts == 0
+    if target == "file":
+        assert path.read_text() == "listen=udp:127.0.0.1:5060\n"
+    assert os.listdir(short_dir / "replies") == []
+
+
 @pytest.mark.parametrize("kind", KINDS)
 async def test_request_larger_than_the_transport_carries_is_refused_unsent(
     kind: str, make_fake: FakeFactory, make_client: ClientFactory

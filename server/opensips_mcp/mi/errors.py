@@ -42,7 +42,8 @@ class MIConnectionError(MIError):
 
     ``cause`` is one of ``"refused"``, ``"connect_error"`` (could not connect),
     ``"connect_timeout"``, ``"pool_timeout"`` (no free in-flight slot in time),
-    ``"stale_connection"`` (a pooled connection closed by the server refused the write):
+    ``"stale_connection"`` (a pooled connection closed by the server refused the write),
+    ``"not_a_fifo"`` (a ``fifo://`` URL whose path is a regular file or a directory):
     nothing was sent. For ``read`` calls only, ``"reset"`` means the connection broke after
     the request was sent and before a reply (a read changes nothing; it is not re-sent).
     """

@@ -46,10 +46,11 @@ Asynchronous commands that answer more than once (``t_uac_dlg``, ``pua_publish``
 provisional reply, then the final one) get the first reply; their FIFO is never reused.
 
 When a request counts as sent: when the single ``write`` of the whole request to
-OpenSIPS's FIFO returns. A request of at most ``PIPE_BUF`` (4096) bytes is written
-atomically or not at all, so a refused write (no reader: OpenSIPS not running; pipe
-full) means nothing left; requests larger than that are refused before anything is
-written (`MIRequestTooLarge`).
+OpenSIPS's FIFO returns. A URL whose path is not a FIFO (a regular file, a directory) is
+never opened for writing: cause ``not_a_fifo``, nothing sent. A request of at most
+``PIPE_BUF`` (4096) bytes is written atomically or not at all, so a refused write (no
+reader: OpenSIPS not running; pipe full) means nothing left; requests larger than that
+are refused before anything is written (`MIRequestTooLarge`).
 """
 
 from __future__ import annotations
@@ -60,6 +61,7 @@ import errno
 import os
 import secrets
 import select
+import stat
 import weakref
 from collections.abc import Callable
 from urllib.parse import parse_qs, unquote, urlsplit
@@ -241,11 +243,21 @@ class FIFOTransport:
 
     def _open_fifo(self) -> int:
         if self._fd is None:
+            # The path is checked before it is opened (opening some devices has effects of
+            # its own) and the descriptor after (the path may change in between): a URL
+            # naming a regular file, say opensips.cfg, would otherwise have every request
+            # appended to that file and each call wait for a reply that never comes.
             try:
-                self._fd = os.open(self._fifo, os.O_WRONLY | os.O_NONBLOCK)
+                if not stat.S_ISFIFO(os.stat(self._fifo).st_mode):
+                    raise AttemptFailed("not_a_fifo", sent=False)
+                fd = os.open(self._fifo, os.O_WRONLY | os.O_NONBLOCK)
             except OSError as exc:
                 cause = "refused" if exc.errno in (errno.ENXIO, errno.ENOENT) else "connect_error"
                 raise AttemptFailed(cause, sent=False) from exc
+            if not stat.S_ISFIFO(os.fstat(fd).st_mode):
+                os.close(fd)
+                raise AttemptFailed("not_a_fifo", sent=False)
+            self._fd = fd
         return self._fd
 
     async def _wait_writable(

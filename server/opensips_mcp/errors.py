@@ -250,6 +250,12 @@ _FIFO_REPLY_DIR = (
     " Over mi_fifo, if every call times out, the URL's ?reply_dir= may not be mi_fifo's "
     "reply_dir: OpenSIPS then drops each reply (its reply FIFO is not where it looks)."
 )
+_DATAGRAM_SOCKET = (
+    " Over mi_datagram, if every call times out, the URL may not name mi_datagram's "
+    "socket_name: a SIP port, say, takes each request and never answers it."
+)
+_SILENT_HINTS = {"fifo": _FIFO_REPLY_DIR, "udp": _DATAGRAM_SOCKET, "unix": _DATAGRAM_SOCKET}
+"""What to check when every call over a transport times out."""
 
 
 def from_mi_error(exc: MIError, entry: CatalogEntry | None) -> MCPToolError:
@@ -321,7 +327,7 @@ def from_mi_error(exc: MIError, entry: CatalogEntry | None) -> MCPToolError:
             f"OpenSIPS did not answer '{command}' in time ({exc.cause}); it is a read, nothing "
             f"changed, and it was not re-sent: OpenSIPS runs MI commands one at a time and may "
             f"still be running it. Check opensips_health before retrying, and prefer a cheaper "
-            f"or paged form.{_FIFO_REPLY_DIR if exc.transport == 'fifo' else ''}",
+            f"or paged form.{_SILENT_HINTS.get(exc.transport, '')}",
         )
     if isinstance(exc, MIRequestTooLarge):
         return _too_large(exc)

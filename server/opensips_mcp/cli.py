@@ -5,11 +5,14 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
+import signal
 import sys
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import anyio
+from mcp.server.stdio import stdio_server
 
 from opensips_mcp import __version__
 from opensips_mcp.audit import AuditError, AuditLog, format_record, read_records, verify_trail
@@ -18,6 +21,11 @@ from opensips_mcp.gate import Role
 from opensips_mcp.settings import Settings, SettingsError, env_name, load_settings
 from opensips_mcp.tokens import TokenFileError, TokenStore, add_token, load_tokens, remove_token
 from opensips_mcp.tools import ToolSelectionError
+
+if TYPE_CHECKING:
+    from opensips_mcp.server import OpenSIPSMCP
+
+logger = logging.getLogger(__name__)
 
 PROG = "opensips-mcp"
 
@@ -428,8 +436,50 @@ def _serve(args: argparse.Namespace) -> int:
         server = build_server(settings)
     except ToolSelectionError as exc:
         raise CLIError(f"setting 'toolsets'/'tools': {exc}") from None
-    anyio.run(server.run_stdio_async, backend_options=anyio_backend_options())
+    anyio.run(_serve_stdio, server, backend_options=anyio_backend_options())
     return 0
+
+
+_STOP_SIGNALS = (signal.SIGTERM, signal.SIGHUP, signal.SIGINT)
+
+
+async def _serve_stdio(server: OpenSIPSMCP) -> None:
+    """Serve one client on stdio until stdin closes or a stop signal arrives.
+
+    A client or a process manager stops the server with SIGTERM (SIGHUP when the terminal
+    goes, SIGINT for Ctrl-C). Python's default would end the process on the spot, leaving
+    a write in flight with only its ``pending`` audit record. Here the signal cancels the
+    session as a closed stdin does: each call in flight stores its ``call`` record (a sent
+    write: outcome unknown), the MI clients close, and the process exits with status 0.
+    """
+    lowlevel = server._lowlevel_server  # MCPServer.run_stdio_async, split to stop on a signal
+    session = anyio.CancelScope()
+    stopped = False
+
+    async def stop_on_signal() -> None:
+        nonlocal stopped
+        with anyio.open_signal_receiver(*_STOP_SIGNALS) as signals:
+            async for signum in signals:
+                logger.info("signal %s: stopping", signal.Signals(signum).name)
+                stopped = True
+                session.cancel()
+                return
+
+    async with anyio.create_task_group() as group:
+        group.start_soon(stop_on_signal)
+        async with stdio_server() as (read_stream, write_stream):
+            with session:
+                await lowlevel.run(
+                    read_stream, write_stream, lowlevel.create_initialization_options()
+                )
+            if stopped:
+                # The session has ended: every record is stored and the MI clients are
+                # closed. What is left is the SDK's stdin reader, a worker thread blocked
+                # in read(2) until the client writes or closes stdin; no need to wait.
+                logging.shutdown()
+                sys.stderr.flush()
+                os._exit(0)
+        group.cancel_scope.cancel()
 
 
 def _token(args: argparse.Namespace) -> int:

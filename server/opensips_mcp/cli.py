@@ -146,6 +146,14 @@ SERVE_OPTIONS: list[tuple[str, dict[str, Any]]] = [
     ("mi_connect_timeout", {"metavar": "SEC", "help": "MI: connect timeout (default 2)"}),
     ("mi_read_timeout", {"metavar": "SEC", "help": "MI: wait for a reply (default 10)"}),
     (
+        "mi_ca_file",
+        {
+            "metavar": "FILE",
+            "help": "MI over https://: PEM file of the CAs that signed OpenSIPS httpd's "
+            "tls_cert_file (default: the system's)",
+        },
+    ),
+    (
         "mi_total_timeout",
         {"metavar": "SEC", "help": "MI: deadline of one call, retries included (default 30)"},
     ),

@@ -254,6 +254,10 @@ _DATAGRAM_SOCKET = (
     " Over mi_datagram, if every call times out, the URL may not name mi_datagram's "
     "socket_name: a SIP port, say, takes each request and never answers it."
 )
+_TLS_PORT = (
+    " If httpd serves TLS on that port (tls_cert_file set), it resets plain HTTP like "
+    "this (measured on 3.6.8): the URL must be https://."
+)
 _SILENT_HINTS = {"fifo": _FIFO_REPLY_DIR, "udp": _DATAGRAM_SOCKET, "unix": _DATAGRAM_SOCKET}
 """What to check when every call over a transport times out."""
 
@@ -308,12 +312,29 @@ def from_mi_error(exc: MIError, entry: CatalogEntry | None) -> MCPToolError:
             f"...), default /tmp/opensips_fifo) on the OpenSIPS host; have the operator fix "
             f"the instance's MI URL.",
         )
+    if isinstance(exc, MIConnectionError) and exc.cause == "tls_untrusted":
+        return tool_error(
+            ErrorCode.UNREACHABLE,
+            f"Could not send '{command}': OpenSIPS's TLS certificate was not accepted "
+            f"({exc.detail or 'verification failed'}); nothing was sent or changed. Have the "
+            f"operator give this server the CA that signed httpd's tls_cert_file (setting "
+            f"mi_ca_file, or the instance's ca_file), or a certificate naming the URL's host.",
+        )
+    if isinstance(exc, MIConnectionError) and exc.cause == "tls_error":
+        return tool_error(
+            ErrorCode.UNREACHABLE,
+            f"Could not send '{command}': no TLS handshake with OpenSIPS "
+            f"({exc.detail or 'TLS error'}); nothing was sent or changed. An https:// URL "
+            f"needs httpd with tls_cert_file and tls_key_file set; if that port serves plain "
+            f"HTTP, have the operator use an http:// URL.",
+        )
     if isinstance(exc, MIConnectionError):
         return tool_error(
             ErrorCode.UNREACHABLE,
             f"Could not reach OpenSIPS for '{command}' ({exc.cause}); nothing was changed. "
             f"Check that OpenSIPS runs with {_MI_MODULES.get(exc.transport, 'its MI module')} "
-            f"loaded (opensips_health), then retry.",
+            f"loaded (opensips_health), then retry."
+            + (_TLS_PORT if exc.transport == "http" and exc.cause == "reset" else ""),
         )
     if isinstance(exc, MITimeoutError):
         if exc.attempts == 0:

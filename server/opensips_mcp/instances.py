@@ -11,6 +11,8 @@ In the TOML configuration (the agreed interface, README "Fleets")::
     cluster_node_id = 1                      # its clusterer node id, when clustered
     opensips_version = "4.0.1"               # pin its version (default: learnt, or the
                                              # global opensips_version)
+    ca_file = "/etc/opensips-mcp/edge-ca.pem"  # https:// only: the CA of its httpd's
+                                             # certificate (default: mi_ca_file)
 
 On the command line ``--instance NAME=URL`` (repeatable) adds instances without a file, and
 ``OPENSIPS_MCP_INSTANCES="a=URL,b=URL"`` does the same from the environment. ``--mi-url``
@@ -23,6 +25,7 @@ instance.
 from __future__ import annotations
 
 import re
+import ssl
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -31,7 +34,7 @@ from opensips_mcp.gate import Role
 
 DEFAULT_NAME = "default"
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
-KEYS = ("mi_url", "max_role", "labels", "cluster_node_id", "opensips_version")
+KEYS = ("mi_url", "max_role", "labels", "cluster_node_id", "opensips_version", "ca_file")
 VERSION_PATTERN = re.compile(r"^\d+\.\d+(\.\d+)?$")
 
 
@@ -48,6 +51,10 @@ class InstanceConfig:
     opensips_version: str | None = None
     """The OpenSIPS version pinned for this instance (trusted, never asked); ``None``: the
     global ``opensips_version`` setting, else learnt from the instance."""
+
+    ca_file: str | None = None
+    """For an ``https://`` URL: a PEM file of the CAs that signed its httpd's certificate;
+    ``None``: the global ``mi_ca_file`` setting, else the system's store."""
 
     def version_pin(self, default: str | None) -> str | None:
         """The version to pin this instance to: its own, else ``default`` (the global one)."""
@@ -69,6 +76,7 @@ class InstanceConfig:
             "labels": dict(self.labels),
             "cluster_node_id": self.cluster_node_id,
             "opensips_version": self.opensips_version,
+            "ca_file": self.ca_file,
         }
 
 
@@ -84,6 +92,20 @@ def check_name(value: Any) -> str:
             f"an instance name is 1-64 letters, digits, '_', '.' or '-', got {value!r}"
         )
     return value.strip()
+
+
+def check_ca_file(value: Any) -> str:
+    """A PEM file of certificate authorities that TLS can load (checked now, so that a
+    wrong path fails at start rather than on the first call)."""
+    if not isinstance(value, str) or not value.strip():
+        raise ValueError(f"must be the path of a PEM file of CA certificates, got {value!r}")
+    path = value.strip()
+    try:
+        ssl.create_default_context(cafile=path)
+    except (OSError, ValueError) as exc:  # ssl.SSLError is an OSError
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise ValueError(f"cannot load CA certificates from {path!r}: {reason}") from None
+    return path
 
 
 def check_version(value: Any) -> str | None:
@@ -161,6 +183,12 @@ def _from_table(name: Any, spec: Any, check_url: Callable[[Any], str]) -> Instan
         version = check_version(spec.get("opensips_version", "auto"))
     except ValueError as exc:
         raise ValueError(f"instance {name}: opensips_version {exc}") from None
+    ca_file: str | None = None
+    if "ca_file" in spec:
+        try:
+            ca_file = check_ca_file(spec["ca_file"])
+        except ValueError as exc:
+            raise ValueError(f"instance {name}: ca_file {exc}") from None
     return InstanceConfig(
         name=name,
         mi_url=url,
@@ -168,6 +196,7 @@ def _from_table(name: Any, spec: Any, check_url: Callable[[Any], str]) -> Instan
         labels={str(k): str(v) for k, v in labels.items()},
         cluster_node_id=node_id,
         opensips_version=version,
+        ca_file=ca_file,
     )
 
 

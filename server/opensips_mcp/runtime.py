@@ -310,6 +310,7 @@ class Runtime:
             read_timeout=s.mi_read_timeout,
             total_timeout=s.mi_total_timeout,
             max_attempts=s.mi_max_attempts,
+            ca_file=config.ca_file or s.mi_ca_file,
         )
 
     @property

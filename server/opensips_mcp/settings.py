@@ -26,7 +26,13 @@ from urllib.parse import urlsplit
 from opensips_mcp.audit.syslog import SyslogURLError, parse_syslog_url
 from opensips_mcp.confirm.policy import ConfirmPolicy
 from opensips_mcp.gate import Principal, Role
-from opensips_mcp.instances import InstanceConfig, check_name, parse_instances, resolve_fleet
+from opensips_mcp.instances import (
+    InstanceConfig,
+    check_ca_file,
+    check_name,
+    parse_instances,
+    resolve_fleet,
+)
 from opensips_mcp.mi.fifo import reply_dir_of
 
 Transport = Literal["stdio", "http"]
@@ -101,6 +107,9 @@ class Settings:
     mi_read_timeout: float = 10.0
     mi_total_timeout: float = 30.0
     mi_max_attempts: int = 3
+    mi_ca_file: str | None = None
+    """``https://`` MI URLs: a PEM file of the CAs to trust instead of the system's (an
+    instance's ``ca_file`` overrides it)."""
     which_ttl: float = 30.0
     fleet_timeout: float = 5.0
     stateless: bool = False
@@ -397,6 +406,7 @@ PARSERS: dict[str, Parser] = {
     "mi_read_timeout": _seconds,
     "mi_total_timeout": _seconds,
     "mi_max_attempts": _positive_int,
+    "mi_ca_file": lambda value: check_ca_file(str(value)),
     "which_ttl": _ttl,
     "fleet_timeout": _seconds,
     "stateless": _bool,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import socket
+import ssl
 import threading
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
 from typing import Any
@@ -48,9 +49,13 @@ async def make_server() -> AsyncIterator[ServerFactory]:
     """Start raw servers (handler given per test); all are stopped at the end."""
     servers: list[RawMIServer] = []
 
-    async def make(handler: Handler = answer_ok, sock: socket.socket | None = None) -> RawMIServer:
+    async def make(
+        handler: Handler = answer_ok,
+        sock: socket.socket | None = None,
+        tls: ssl.SSLContext | None = None,
+    ) -> RawMIServer:
         server = RawMIServer(handler)
-        await server.start(sock)
+        await server.start(sock, tls)
         servers.append(server)
         return server
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 import socket
+import ssl
 import struct
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -182,14 +183,19 @@ class RawMIServer:
         self._conns: list[_Connection] = []
         self._tasks: set[asyncio.Task[None]] = set()
         self._server: asyncio.Server | None = None
+        self._tls = False
 
-    async def start(self, sock: socket.socket | None = None) -> None:
-        """Listen on 127.0.0.1 port 0, or on ``sock`` (already bound and listening)."""
+    async def start(
+        self, sock: socket.socket | None = None, tls: ssl.SSLContext | None = None
+    ) -> None:
+        """Listen on 127.0.0.1 port 0, or on ``sock`` (already bound and listening); with
+        ``tls``, as httpd with ``tls_cert_file`` (its `url` is then ``https://``)."""
         loop = asyncio.get_running_loop()
+        self._tls = tls is not None
         if sock is None:
-            self._server = await loop.create_server(self._new_connection, "127.0.0.1", 0)
+            self._server = await loop.create_server(self._new_connection, "127.0.0.1", 0, ssl=tls)
         else:
-            self._server = await loop.create_server(self._new_connection, sock=sock)
+            self._server = await loop.create_server(self._new_connection, sock=sock, ssl=tls)
 
     def _new_connection(self) -> _Connection:
         self.connections += 1
@@ -201,7 +207,7 @@ class RawMIServer:
     def url(self) -> str:
         assert self._server is not None
         port = self._server.sockets[0].getsockname()[1]
-        return f"http://127.0.0.1:{port}/mi"
+        return f"{'https' if self._tls else 'http'}://127.0.0.1:{port}/mi"
 
     async def wait_for(self, condition: Callable[[], bool], timeout: float = 2.0) -> None:
         """Wait until ``condition()`` holds (checked whenever a request arrives)."""
@@ -215,8 +221,9 @@ class RawMIServer:
             self._server.close()
         for conn in self._conns:
             conn.gone.set()
-            if not conn.transport.is_closing():
-                conn.transport.abort()
+            transport = getattr(conn, "transport", None)  # none: its TLS handshake failed
+            if transport is not None and not transport.is_closing():
+                transport.abort()
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import certifi
 import pytest
 
 from opensips_mcp.catalog import AccessLevel
@@ -127,6 +128,7 @@ SAMPLES = {
     "mi_read_timeout": ("4", 4.0),
     "mi_total_timeout": ("20", 20.0),
     "mi_max_attempts": ("5", 5),
+    "mi_ca_file": (certifi.where(), certifi.where()),
     "which_ttl": ("0", 0.0),
     "mi_max_in_flight": ("2", 2),
     "mi_max_queued": ("8", 8),

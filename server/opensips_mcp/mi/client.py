@@ -218,4 +218,6 @@ def _exhausted(method: str, last: AttemptFailed, sent: int, scheme: str) -> MIEr
         return MIHTTPError(text, method=method, attempts=sent, status=last.status)
     if cause in ("truncated", "malformed", "not_jsonrpc", "wrong_id", "unprintable"):
         return MIProtocolError(text, method=method, attempts=sent, cause=cause)
-    return MIConnectionError(text, method=method, attempts=sent, cause=cause, transport=scheme)
+    return MIConnectionError(
+        text, method=method, attempts=sent, cause=cause, transport=scheme, detail=last.detail
+    )

@@ -43,16 +43,28 @@ class MIConnectionError(MIError):
     ``cause`` is one of ``"refused"``, ``"connect_error"`` (could not connect),
     ``"connect_timeout"``, ``"pool_timeout"`` (no free in-flight slot in time),
     ``"stale_connection"`` (a pooled connection closed by the server refused the write),
-    ``"not_a_fifo"`` (a ``fifo://`` URL whose path is a regular file or a directory):
-    nothing was sent. For ``read`` calls only, ``"reset"`` means the connection broke after
-    the request was sent and before a reply (a read changes nothing; it is not re-sent).
+    ``"not_a_fifo"`` (a ``fifo://`` URL whose path is a regular file or a directory),
+    ``"tls_untrusted"`` (``https://``: OpenSIPS's certificate failed verification;
+    ``detail`` says why), ``"tls_error"`` (``https://``: no TLS handshake, e.g. the port
+    serves plain HTTP): nothing was sent. For ``read`` calls only, ``"reset"`` means the
+    connection broke after the request was sent and before a reply (a read changes
+    nothing; it is not re-sent).
     """
 
     def __init__(
-        self, message: str, *, method: str, attempts: int, cause: str, transport: str = ""
+        self,
+        message: str,
+        *,
+        method: str,
+        attempts: int,
+        cause: str,
+        transport: str = "",
+        detail: str = "",
     ) -> None:
         super().__init__(message, method=method, attempts=attempts, transport=transport)
         self.cause = cause
+        self.detail = detail
+        """What the system said, when it helps (the TLS verification error)."""
 
 
 class MITimeoutError(MIError):

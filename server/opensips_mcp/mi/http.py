@@ -28,11 +28,12 @@ Quirks of ``mi_http`` it keeps:
 from __future__ import annotations
 
 import asyncio
+import base64
 import socket
 import ssl
 from collections import deque
 from typing import Any, cast
-from urllib.parse import urlsplit
+from urllib.parse import SplitResult, unquote, urlsplit
 
 import httptools
 
@@ -197,6 +198,23 @@ class _Connection(asyncio.Protocol):
             self.transport.abort()
 
 
+def _authority(parts: SplitResult) -> str:
+    """The ``Host`` header of a URL: its host and port, never its ``user:password@``."""
+    host = parts.hostname or ""
+    host = f"[{host}]" if ":" in host else host
+    return host if parts.port is None else f"{host}:{parts.port}"
+
+
+def _basic_auth(parts: SplitResult) -> str:
+    """An ``Authorization`` header line for a URL's ``user:password@`` (percent-decoded),
+    else nothing. OpenSIPS's httpd checks no credentials; a reverse proxy in front of it
+    (the usual way to protect mi_http beyond loopback) may."""
+    if parts.username is None:
+        return ""
+    pair = f"{unquote(parts.username)}:{unquote(parts.password or '')}"
+    return f"Authorization: Basic {base64.b64encode(pair.encode()).decode('ascii')}\r\n"
+
+
 class HTTPTransport:
     """``http://`` and ``https://`` URLs: JSON-RPC over ``mi_http``.
 
@@ -217,14 +235,16 @@ class HTTPTransport:
         self._port = parts.port or (443 if self._tls else 80)
         path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
         self._head = (
-            f"POST {path} HTTP/1.1\r\nHost: {parts.netloc}\r\n"
+            f"POST {path} HTTP/1.1\r\nHost: {_authority(parts)}\r\n{_basic_auth(parts)}"
             "Content-Type: application/json\r\nAccept: application/json\r\n"
             "Content-Length: "
         ).encode("latin-1")
         # the head of a request at the limit ends with a 5-digit Content-Length
         at_limit = len(self._head) + len(b"16384\r\n\r\n")
         self.max_request_size: int | None = MHD_READ_BUFFER - at_limit
-        self._ssl: ssl.SSLContext | None = ssl.create_default_context() if self._tls else None
+        self._ssl: ssl.SSLContext | None = (
+            ssl.create_default_context(cafile=settings.ca_file) if self._tls else None
+        )
         self._slots = Slots(min(settings.max_in_flight, settings.pool_size))
         self._idle: deque[_Connection] = deque()
         self._busy: set[_Connection] = set()
@@ -321,7 +341,12 @@ class HTTPTransport:
             raise AttemptFailed(cause, sent=False) from None
         except ConnectionRefusedError as exc:
             raise AttemptFailed("refused", sent=False) from exc
-        except OSError as exc:  # includes ssl.SSLError and name resolution
+        except ssl.SSLCertVerificationError as exc:
+            detail = exc.verify_message or str(exc.reason or exc)
+            raise AttemptFailed("tls_untrusted", sent=False, detail=detail) from exc
+        except ssl.SSLError as exc:
+            raise AttemptFailed("tls_error", sent=False, detail=str(exc.reason or exc)) from exc
+        except OSError as exc:  # includes name resolution
             raise AttemptFailed("connect_error", sent=False) from exc
         finally:
             if sock is not None:

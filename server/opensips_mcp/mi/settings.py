@@ -44,6 +44,9 @@ class MISettings:
     * ``keepalive_timeout``: an idle pooled connection is closed by the client after this
       long. Keep it below the server's idle timeout (30 s on OpenSIPS), so that a request
       rarely meets a connection the server is closing at that moment.
+    * ``ca_file``: for ``https://``, a PEM file of the certificate authorities to trust
+      instead of the system's: httpd's ``tls_cert_file`` is most often signed by a
+      private CA. ``None``: the system's store (``SSL_CERT_FILE`` is honoured).
     """
 
     url: str
@@ -57,6 +60,7 @@ class MISettings:
     backoff_base: float = 0.05
     backoff_max: float = 1.0
     keepalive_timeout: float = 15.0
+    ca_file: str | None = None
 
     def __post_init__(self) -> None:
         if not self.url.lower().startswith(_SCHEMES):

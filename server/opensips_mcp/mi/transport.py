@@ -63,14 +63,19 @@ class AttemptFailed(Exception):
 
     ``sent`` tells whether the request may have reached the server; ``cause`` says what
     happened (the names used by the public errors); ``status`` is the HTTP status for
-    ``http_5xx``/``http_status``.
+    ``http_5xx``/``http_status``; ``detail`` what the system said, when it helps.
     """
 
-    def __init__(self, cause: str, *, sent: bool, status: int | None = None) -> None:
+    def __init__(
+        self, cause: str, *, sent: bool, status: int | None = None, detail: str = ""
+    ) -> None:
         super().__init__(cause if status is None else f"{cause} ({status})")
         self.cause = cause
         self.sent = sent
         self.status = status
+        self.detail = detail
+        """What the system said, when it tells the operator more than ``cause`` (the TLS
+        verification error of ``tls_untrusted``)."""
 
 
 class Transport(Protocol):

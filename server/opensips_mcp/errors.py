@@ -254,6 +254,29 @@ _DATAGRAM_SOCKET = (
     " Over mi_datagram, if every call times out, the URL may not name mi_datagram's "
     "socket_name: a SIP port, say, takes each request and never answers it."
 )
+_MISCONFIGURED = {
+    "not_a_fifo": (
+        "the fifo:// URL's path is not a FIFO (a regular file or a directory), so nothing "
+        "was written to it",
+        'The path must be mi_fifo\'s fifo_name (modparam("mi_fifo", "fifo_name", ...), '
+        "default /tmp/opensips_fifo) on the OpenSIPS host; have the operator fix the "
+        "instance's MI URL.",
+    ),
+    "tls_untrusted": (
+        "OpenSIPS's TLS certificate was not accepted",
+        "Have the operator give this server the CA that signed httpd's tls_cert_file "
+        "(setting mi_ca_file, or the instance's ca_file), or a certificate naming the "
+        "URL's host.",
+    ),
+    "tls_error": (
+        "no TLS handshake with OpenSIPS",
+        "An https:// URL needs httpd with tls_cert_file and tls_key_file set; if that port "
+        "serves plain HTTP, have the operator use an http:// URL.",
+    ),
+}
+"""Causes of an unsent call that only the operator's configuration can fix: (what was
+wrong, what to do)."""
+
 _TLS_PORT = (
     " If httpd serves TLS on that port (tls_cert_file set), it resets plain HTTP like "
     "this (measured on 3.6.8): the URL must be https://."
@@ -303,30 +326,12 @@ def from_mi_error(exc: MIError, entry: CatalogEntry | None) -> MCPToolError:
             mi_code=exc.code,
             mi_message=exc.message,
         )
-    if isinstance(exc, MIConnectionError) and exc.cause == "not_a_fifo":
+    if isinstance(exc, MIConnectionError) and exc.cause in _MISCONFIGURED:
+        why, fix = _MISCONFIGURED[exc.cause]
+        detail = f" ({exc.detail})" if exc.detail else ""
         return tool_error(
             ErrorCode.UNREACHABLE,
-            f"Could not send '{command}': the fifo:// URL's path is not a FIFO (a regular "
-            f"file or a directory), so nothing was written to it and nothing was changed. "
-            f'The path must be mi_fifo\'s fifo_name (modparam("mi_fifo", "fifo_name", '
-            f"...), default /tmp/opensips_fifo) on the OpenSIPS host; have the operator fix "
-            f"the instance's MI URL.",
-        )
-    if isinstance(exc, MIConnectionError) and exc.cause == "tls_untrusted":
-        return tool_error(
-            ErrorCode.UNREACHABLE,
-            f"Could not send '{command}': OpenSIPS's TLS certificate was not accepted "
-            f"({exc.detail or 'verification failed'}); nothing was sent or changed. Have the "
-            f"operator give this server the CA that signed httpd's tls_cert_file (setting "
-            f"mi_ca_file, or the instance's ca_file), or a certificate naming the URL's host.",
-        )
-    if isinstance(exc, MIConnectionError) and exc.cause == "tls_error":
-        return tool_error(
-            ErrorCode.UNREACHABLE,
-            f"Could not send '{command}': no TLS handshake with OpenSIPS "
-            f"({exc.detail or 'TLS error'}); nothing was sent or changed. An https:// URL "
-            f"needs httpd with tls_cert_file and tls_key_file set; if that port serves plain "
-            f"HTTP, have the operator use an http:// URL.",
+            f"Could not send '{command}': {why}{detail}; nothing was sent or changed. {fix}",
         )
     if isinstance(exc, MIConnectionError):
         return tool_error(

@@ -60,6 +60,17 @@ async def _send(proc: asyncio.subprocess.Process, message: dict[str, Any]) -> No
     await proc.stdin.drain()
 
 
+async def _stop(proc: asyncio.subprocess.Process, signum: signal.Signals) -> int:
+    """Send ``signum`` and return the exit status (killed after 30 s: the test fails)."""
+    proc.send_signal(signum)
+    try:
+        return await asyncio.wait_for(proc.wait(), 30)
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
+
+
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP, signal.SIGINT])
 async def test_a_stop_signal_records_the_write_in_flight_and_exits_cleanly(
     signum: signal.Signals, fake_mi: FakeMI, tmp_path: Path
@@ -68,17 +79,10 @@ async def test_a_stop_signal_records_the_write_in_flight_and_exits_cleanly(
     fake_mi.hold["ds_reload"] = asyncio.Event()  # OpenSIPS got it and has not answered
     fake_mi.received["ds_reload"] = asyncio.Event()
     proc = await _start(fake_mi, audit)
-    try:
-        async with asyncio.timeout(30):
-            call = {"name": "mi_execute", "arguments": {"command": "ds_reload"}}
-            await _send(proc, {"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": call})
-            await fake_mi.received["ds_reload"].wait()
-            proc.send_signal(signum)  # stdin stays open, as a client killing its server
-            status = await proc.wait()
-    finally:
-        if proc.returncode is None:
-            proc.kill()
-            await proc.wait()
+    call = {"name": "mi_execute", "arguments": {"command": "ds_reload"}}
+    await _send(proc, {"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": call})
+    await asyncio.wait_for(fake_mi.received["ds_reload"].wait(), 30)
+    status = await _stop(proc, signum)  # stdin stays open, as a client killing its server
 
     assert status == 0
     assert fake_mi.count("ds_reload") == 1
@@ -94,12 +98,4 @@ async def test_an_idle_server_stops_on_sigterm_with_status_0(
     fake_mi: FakeMI, tmp_path: Path
 ) -> None:
     proc = await _start(fake_mi, tmp_path / "audit.jsonl")
-    try:
-        async with asyncio.timeout(30):
-            proc.send_signal(signal.SIGTERM)
-            status = await proc.wait()
-    finally:
-        if proc.returncode is None:
-            proc.kill()
-            await proc.wait()
-    assert status == 0
+    assert await _stop(proc, signal.SIGTERM) == 0

@@ -262,6 +262,11 @@ _MISCONFIGURED = {
         "default /tmp/opensips_fifo) on the OpenSIPS host; have the operator fix the "
         "instance's MI URL.",
     ),
+    "unresolved": (
+        "the MI URL's host name does not resolve",
+        "Check the host in the instance's MI URL (or use its IP address) and this "
+        "machine's DNS, then retry.",
+    ),
     "tls_untrusted": (
         "OpenSIPS's TLS certificate was not accepted",
         "Have the operator give this server the CA that signed httpd's tls_cert_file "
@@ -274,8 +279,8 @@ _MISCONFIGURED = {
         "serves plain HTTP, have the operator use an http:// URL.",
     ),
 }
-"""Causes of an unsent call that only the operator's configuration can fix: (what was
-wrong, what to do)."""
+"""Causes of an unsent call that only the operator's configuration (or DNS) can fix:
+(what was wrong, what to do)."""
 
 _TLS_PORT = (
     " If httpd serves TLS on that port (tls_cert_file set), it resets plain HTTP like "

@@ -369,3 +369,18 @@ async def test_an_answer_too_large_for_a_datagram_is_unprintable_and_not_resent(
     assert caught.value.cause == "unprintable"
     assert caught.value.attempts == 1
     assert len(fake.requests) == 1
+
+
+@pytest.mark.parametrize("url", ["http://opensips.invalid:8888/mi", "udp://opensips.invalid:8889"])
+async def test_a_host_that_does_not_resolve_is_unresolved_and_not_sent(
+    url: str, make_client: ClientFactory
+) -> None:
+    # .invalid never resolves (RFC 2606); the error names the host, not a missing module
+    mi = make_client(url, max_attempts=1)
+
+    with pytest.raises(MIConnectionError) as caught:
+        await asyncio.wait_for(mi.call("ds_reload", level=AccessLevel.WRITE), 10)
+
+    assert caught.value.cause == "unresolved"
+    assert caught.value.attempts == 0
+    assert "opensips.invalid" in caught.value.detail

@@ -137,6 +137,9 @@ class DatagramTransport:
             return sock
         except (ConnectionRefusedError, FileNotFoundError) as exc:
             raise AttemptFailed("refused", sent=False) from exc
+        except socket.gaierror as exc:
+            detail = f"{self._host}: {exc.strerror or exc}"
+            raise AttemptFailed("unresolved", sent=False, detail=detail) from exc
         except OSError as exc:
             raise AttemptFailed("connect_error", sent=False) from exc
 

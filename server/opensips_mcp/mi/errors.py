@@ -44,6 +44,7 @@ class MIConnectionError(MIError):
     ``"connect_timeout"``, ``"pool_timeout"`` (no free in-flight slot in time),
     ``"stale_connection"`` (a pooled connection closed by the server refused the write),
     ``"not_a_fifo"`` (a ``fifo://`` URL whose path is a regular file or a directory),
+    ``"unresolved"`` (the URL's host name does not resolve; ``detail`` says why),
     ``"tls_untrusted"`` (``https://``: OpenSIPS's certificate failed verification;
     ``detail`` says why), ``"tls_error"`` (``https://``: no TLS handshake, e.g. the port
     serves plain HTTP): nothing was sent. For ``read`` calls only, ``"reset"`` means the

@@ -341,12 +341,15 @@ class HTTPTransport:
             raise AttemptFailed(cause, sent=False) from None
         except ConnectionRefusedError as exc:
             raise AttemptFailed("refused", sent=False) from exc
+        except socket.gaierror as exc:
+            detail = f"{self._host}: {exc.strerror or exc}"
+            raise AttemptFailed("unresolved", sent=False, detail=detail) from exc
         except ssl.SSLCertVerificationError as exc:
             detail = exc.verify_message or str(exc.reason or exc)
             raise AttemptFailed("tls_untrusted", sent=False, detail=detail) from exc
         except ssl.SSLError as exc:
             raise AttemptFailed("tls_error", sent=False, detail=str(exc.reason or exc)) from exc
-        except OSError as exc:  # includes name resolution
+        except OSError as exc:
             raise AttemptFailed("connect_error", sent=False) from exc
         finally:
             if sock is not None:

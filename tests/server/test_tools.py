@@ -428,6 +428,16 @@ async def test_health_of_an_unreachable_server_reports_it_instead_of_failing(
     assert "pw" not in content["mi_url"]
 
 
+async def test_health_shows_a_fifo_url_as_it_is_written(
+    make_server: ServerFactory, tmp_path: Path
+) -> None:
+    url = f"fifo://{tmp_path}/opensips_fifo"  # nobody there: unreachable
+    server = make_server(Role.VIEWER, mi_url=f"{url}?reply_dir={tmp_path}/", mi_max_attempts=1)
+    content = (await call(server, "opensips_health")).structured_content
+    assert content is not None
+    assert (content["reachable"], content["mi_url"]) == (False, url)
+
+
 @pytest.mark.parametrize("role", list(Role))
 @pytest.mark.parametrize(
     ("tool", "args"),

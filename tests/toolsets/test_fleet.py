@@ -98,6 +98,17 @@ async def test_every_tool_takes_an_instance_and_it_reaches_that_node(
     assert record["instance"] == "node3"
 
 
+async def test_opensips_health_names_the_url_of_the_instance_it_checked(
+    cluster: SimulatedCluster, tmp_path: Path
+) -> None:
+    server = fleet_server(cluster, tmp_path)
+    async with Client(server) as client:
+        third = content(await client.call_tool("opensips_health", {"instance": "node3"}))
+        default = content(await client.call_tool("opensips_health", {}))
+    assert (third["reachable"], third["mi_url"]) == (True, cluster.url(3))
+    assert default["mi_url"] == cluster.url(1)  # default_instance, not the --mi-url default
+
+
 async def test_an_unknown_instance_is_refused_and_nothing_is_sent(
     cluster: SimulatedCluster, tmp_path: Path
 ) -> None:

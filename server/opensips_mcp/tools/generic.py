@@ -183,7 +183,11 @@ def _live_status(live: LiveCommands) -> LiveStatus:
 
 
 def _public_url(url: str) -> str:
+    """``url`` without credentials or query: ``scheme://host:port/path``, or for the
+    host-less schemes (``fifo://``, ``unix://``) ``scheme://path``."""
     parts = urlsplit(url)
+    if not parts.netloc:
+        return f"{parts.scheme}://{parts.path}"
     host = parts.hostname or ""
     netloc = f"[{host}]" if ":" in host else host
     if parts.port is not None:
@@ -394,8 +398,8 @@ async def opensips_health(ctx: Context) -> Health:
     """Is OpenSIPS answering on MI: version, uptime, processes, latency, this server's MI
     queue. Never fails when unreachable: says reachable=false and why."""
     runtime = runtime_of(ctx)
-    health = Health(reachable=False, mi_url=_public_url(runtime.settings.mi_url))
     async with runtime.tool_call(ctx, "opensips_health") as call:
+        health = Health(reachable=False, mi_url=_public_url(call.instance.config.mi_url))
         queue = call.instance.admission.stats()
         health.mi_queue = dataclasses.asdict(queue)
         if queue.heavy_running is not None:

@@ -267,6 +267,12 @@ _MISCONFIGURED = {
         "Check the host in the instance's MI URL (or use its IP address) and this "
         "machine's DNS, then retry.",
     ),
+    "permission_denied": (
+        "this server's user may not open OpenSIPS's MI endpoint",
+        "Have the operator let it: mi_fifo's fifo_mode (and reply_dir), or mi_datagram's "
+        "unix_socket_mode, unix_socket_group and unix_socket_user, or run this server in "
+        "OpenSIPS's group.",
+    ),
     "tls_untrusted": (
         "OpenSIPS's TLS certificate was not accepted",
         "Have the operator give this server the CA that signed httpd's tls_cert_file "
@@ -341,7 +347,8 @@ def from_mi_error(exc: MIError, entry: CatalogEntry | None) -> MCPToolError:
     if isinstance(exc, MIConnectionError):
         return tool_error(
             ErrorCode.UNREACHABLE,
-            f"Could not reach OpenSIPS for '{command}' ({exc.cause}); nothing was changed. "
+            f"Could not reach OpenSIPS for '{command}' ({exc.cause}"
+            f"{': ' + exc.detail if exc.detail else ''}); nothing was changed. "
             f"Check that OpenSIPS runs with {_MI_MODULES.get(exc.transport, 'its MI module')} "
             f"loaded (opensips_health), then retry."
             + (_TLS_PORT if exc.transport == "http" and exc.cause == "reset" else ""),

@@ -384,3 +384,29 @@ async def test_a_host_that_does_not_resolve_is_unresolved_and_not_sent(
     assert caught.value.cause == "unresolved"
     assert caught.value.attempts == 0
     assert "opensips.invalid" in caught.value.detail
+
+
+async def test_a_fifo_this_user_may_not_write_is_permission_denied_and_not_sent(
+    short_dir: Path, make_client: ClientFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # OpenSIPS's fifo_mode (0600 by default) with OpenSIPS running as another user; the
+    # tests run as root, which no mode stops, so the refusal is the kernel's answer forged
+    os.mkfifo(short_dir / "opensips_fifo")
+    (short_dir / "replies").mkdir()
+    fifo = str(short_dir / "opensips_fifo")
+    real_open = os.open
+
+    def forbidden(path: str, flags: int, *args: Any) -> int:
+        if str(path) == fifo and flags & os.O_WRONLY:
+            raise PermissionError(13, "Permission denied", path)
+        return real_open(path, flags, *args)
+
+    monkeypatch.setattr(os, "open", forbidden)
+    mi = make_client(f"fifo://{fifo}?reply_dir={short_dir}/replies", max_attempts=1)
+
+    with pytest.raises(MIConnectionError) as caught:
+        await asyncio.wait_for(mi.call("ds_reload", level=AccessLevel.WRITE), 5)
+
+    assert caught.value.cause == "permission_denied"
+    assert caught.value.attempts == 0
+    assert fifo in caught.value.detail

@@ -137,6 +137,8 @@ class DatagramTransport:
             return sock
         except (ConnectionRefusedError, FileNotFoundError) as exc:
             raise AttemptFailed("refused", sent=False) from exc
+        except PermissionError as exc:
+            raise self._denied(exc) from exc
         except socket.gaierror as exc:
             detail = f"{self._host}: {exc.strerror or exc}"
             raise AttemptFailed("unresolved", sent=False, detail=detail) from exc
@@ -194,6 +196,8 @@ class DatagramTransport:
             pass
         except (ConnectionRefusedError, FileNotFoundError) as exc:
             raise AttemptFailed("refused", sent=False) from exc
+        except PermissionError as exc:
+            raise self._denied(exc) from exc
         except OSError as exc:
             raise AttemptFailed("connect_error", sent=False) from exc
         writable: asyncio.Future[None] = loop.create_future()
@@ -215,6 +219,10 @@ class DatagramTransport:
             raise AttemptFailed("connect_error", sent=False) from exc
         finally:
             loop.remove_writer(fd)
+
+    def _denied(self, exc: PermissionError) -> AttemptFailed:
+        where = self._path if self._unix else f"{self._host}:{self._port}"
+        return AttemptFailed("permission_denied", sent=False, detail=f"{where}: {exc.strerror}")
 
     def _send_once(self, sock: socket.socket, data: bytes) -> None:
         # A unix socket stays unconnected: OpenSIPS replies from another socket than the

@@ -45,6 +45,8 @@ class MIConnectionError(MIError):
     ``"stale_connection"`` (a pooled connection closed by the server refused the write),
     ``"not_a_fifo"`` (a ``fifo://`` URL whose path is a regular file or a directory),
     ``"unresolved"`` (the URL's host name does not resolve; ``detail`` says why),
+    ``"permission_denied"`` (this user may not open the FIFO, the reply FIFO or the unix
+    socket; ``detail`` names it),
     ``"tls_untrusted"`` (``https://``: OpenSIPS's certificate failed verification;
     ``detail`` says why), ``"tls_error"`` (``https://``: no TLS handshake, e.g. the port
     serves plain HTTP): nothing was sent. For ``read`` calls only, ``"reset"`` means the

@@ -175,8 +175,10 @@ class FIFOTransport:
         replies = self._replies
         try:
             name, path = replies.take()
-        except OSError as exc:
-            raise AttemptFailed("connect_error", sent=False) from exc
+        except OSError as exc:  # reply_dir missing, not writable, full
+            cause = "permission_denied" if isinstance(exc, PermissionError) else "connect_error"
+            detail = f"reply FIFO in {self._reply_dir}: {exc.strerror or exc}"
+            raise AttemptFailed(cause, sent=False, detail=detail) from exc
         whole = False  # a whole reply to this very request came: the FIFO may serve again
         try:
             try:
@@ -251,9 +253,14 @@ class FIFOTransport:
                 if not stat.S_ISFIFO(os.stat(self._fifo).st_mode):
                     raise AttemptFailed("not_a_fifo", sent=False)
                 fd = os.open(self._fifo, os.O_WRONLY | os.O_NONBLOCK)
+            except PermissionError as exc:  # fifo_mode does not let this user write it
+                detail = f"{self._fifo}: {exc.strerror}"
+                raise AttemptFailed("permission_denied", sent=False, detail=detail) from exc
             except OSError as exc:
                 cause = "refused" if exc.errno in (errno.ENXIO, errno.ENOENT) else "connect_error"
-                raise AttemptFailed(cause, sent=False) from exc
+                raise AttemptFailed(
+                    cause, sent=False, detail=f"{self._fifo}: {exc.strerror}"
+                ) from exc
             if not stat.S_ISFIFO(os.fstat(fd).st_mode):
                 os.close(fd)
                 raise AttemptFailed("not_a_fifo", sent=False)

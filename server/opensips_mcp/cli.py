@@ -448,7 +448,10 @@ def _serve(args: argparse.Namespace) -> int:
     return 0
 
 
-_STOP_SIGNALS = (signal.SIGTERM, signal.SIGHUP, signal.SIGINT)
+_STOP_SIGNALS = tuple(
+    getattr(signal, name) for name in ("SIGTERM", "SIGHUP", "SIGINT") if hasattr(signal, name)
+)
+"""What stops a stdio server gracefully (Windows has no SIGHUP, nor signal receivers)."""
 
 
 async def _serve_stdio(server: OpenSIPSMCP) -> None:
@@ -474,7 +477,8 @@ async def _serve_stdio(server: OpenSIPSMCP) -> None:
                 return
 
     async with anyio.create_task_group() as group:
-        group.start_soon(stop_on_signal)
+        if sys.platform != "win32":
+            group.start_soon(stop_on_signal)
         async with stdio_server() as (read_stream, write_stream):
             with session:
                 await lowlevel.run(

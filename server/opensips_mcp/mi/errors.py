@@ -67,7 +67,8 @@ class MIConnectionError(MIError):
         super().__init__(message, method=method, attempts=attempts, transport=transport)
         self.cause = cause
         self.detail = detail
-        """What the system said, when it helps (the TLS verification error)."""
+        """What the system said, when it helps: a path and its error, the TLS verification
+        error, the host that did not resolve."""
 
 
 class MITimeoutError(MIError):

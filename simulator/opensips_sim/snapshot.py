@@ -397,6 +397,8 @@ async def _uac_registrant(up: Upstream, now: float) -> dict[str, Any] | None:
             item["registration_t_out_in"] = round(t_out - now)
         if r.get("socket") is not None:
             item["socket"] = str(r["socket"])
+        if r.get("ip"):
+            item["ip"] = str(r["ip"])
         registrants.append(item)
     return {"registrants": registrants}
 
@@ -500,7 +502,13 @@ def stable(scenario: dict[str, Any]) -> dict[str, Any]:
 
 
 #: What a registrant's own timer moves (REGISTER sent every timer_interval, timeouts).
-REGISTRATION_PROGRESS = ("state", "last_register_sent_ago", "registration_t_out_in", "socket")
+REGISTRATION_PROGRESS = (
+    "state",
+    "last_register_sent_ago",
+    "registration_t_out_in",
+    "socket",
+    "ip",
+)
 
 
 def _without_registration_progress(section: dict[str, Any]) -> dict[str, Any]:

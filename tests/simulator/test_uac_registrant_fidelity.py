@@ -17,6 +17,7 @@ import pytest
 from opensips_sim.clock import Clock
 from opensips_sim.simulator import Settings, Simulator
 from opensips_sim.snapshot import stable
+from opensips_sim.state.uac_registrant import RegistrantState
 from opensips_sim.timefmt import ctime
 
 from .test_personas import ask
@@ -217,3 +218,31 @@ def test_an_answering_registrar_registers_and_renews_before_expiry() -> None:
     assert _record(sim)["state"] == "NOT_REGISTERED_STATE"
     clock.advance(300)  # a disabled registrant is left alone
     assert _record(sim)["state"] == "NOT_REGISTERED_STATE"
+
+
+def test_a_registrars_answer_shows_where_it_came_from_until_a_timeout() -> None:
+    """A real 3.6.8 with a second OpenSIPS answering 200 (save) at the registrar's port:
+    REGISTERED_STATE adds "dst_IP": "IPv4", "ip": "127.0.0.1" to reg_list, the un-REGISTER
+    of reg_disable (answered too) keeps them, and tm's 408 once the registrar was stopped
+    removes them (REGISTER_TIMEOUT_STATE)."""
+    sim, clock = _moving(answers=True)
+    coords = {
+        "aor": "sip:trunk@127.0.0.1",
+        "contact": "sip:trunk@127.0.0.1:5060",
+        "registrar": "sip:127.0.0.1:5099",
+    }
+
+    def listed() -> dict[str, Any]:
+        (record,) = ask(sim, "reg_list")["result"]["Records"]
+        return {k: record.get(k) for k in ("state", "dst_IP", "ip")}
+
+    assert listed() == {"state": "NOT_REGISTERED_STATE", "dst_IP": None, "ip": None}
+    clock.advance(30)
+    assert listed() == {"state": "REGISTERED_STATE", "dst_IP": "IPv4", "ip": "127.0.0.1"}
+    assert ask(sim, "reg_disable", coords)["result"] == "OK"
+    assert listed() == {"state": "NOT_REGISTERED_STATE", "dst_IP": "IPv4", "ip": "127.0.0.1"}
+    (registrant,) = sim.world.get(RegistrantState).records
+    registrant.answers = False  # the registrar is stopped
+    assert ask(sim, "reg_enable", coords)["result"] == "OK"
+    clock.advance(5)
+    assert listed() == {"state": "REGISTER_TIMEOUT_STATE", "dst_IP": None, "ip": None}

@@ -71,6 +71,9 @@ def record_view(r: Registrant) -> dict[str, Any]:
     }
     if r.socket is not None:
         view["socket"] = r.socket
+    if r.ip is not None:
+        view["dst_IP"] = "IPv6" if ":" in r.ip else "IPv4"
+        view["ip"] = r.ip
     return view
 
 

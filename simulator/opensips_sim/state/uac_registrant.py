@@ -8,7 +8,9 @@ Scenario section ``"uac_registrant"`` (absent section = no registrant)::
          "state": "REGISTER_TIMEOUT_STATE",          # default NOT_REGISTERED_STATE
          "last_register_sent_ago": 40,               # absent: never (the epoch)
          "registration_t_out_in": 535,               # absent: none (the epoch)
-         "socket": "udp:127.0.0.1:5060"}]}           # absent: none chosen yet
+         "socket": "udp:127.0.0.1:5060",             # absent: none chosen yet
+         "ip": "127.0.0.1"}]}      # where a registrar answered from: default the
+                                   # registrar's IP when REGISTERED_STATE, else none
 
 ``reg_list`` prints them in that order (the lab's hash table has one bucket).
 
@@ -23,12 +25,17 @@ unregisters. A registrant with ``"answers": true`` has a registrar that answers 
 default, as the lab's registrar at a port where nothing listens) tm times the request out
 after ``reply_timeout`` seconds (section key, tm's fr_timeout: 5):
 ``REGISTER_TIMEOUT_STATE``, retried ``expires - timer_interval`` after that (on the lab:
-sent 04:05:04, timed out 04:05:09, ``registration_t_out`` 04:14:39). Measured on a real
-3.6.8 lab.
+sent 04:05:04, timed out 04:05:09, ``registration_t_out`` 04:14:39). A real reply fixes
+where later requests go (``dst_IP``/``ip`` in ``reg_list``) and tm's 408 clears it. Measured
+on a real 3.6.8 lab, with and without a registrar answering 200 (a second OpenSIPS with
+``save()``): ``reg_enable`` sends at once; 200 -> ``REGISTERED_STATE``, ``registration_t_out``
+= sent + expires - timer_interval; ``reg_disable`` -> un-REGISTER, 200 -> ``NOT_REGISTERED``
+with ``ip`` kept; registrar gone -> ``REGISTER_TIMEOUT_STATE``, ``ip`` gone.
 """
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -71,6 +78,9 @@ class Registrant:
     socket: str | None = None
     answers: bool = False
     """Whether its registrar answers (200 at once) or not (timed out by tm)."""
+    ip: str | None = None
+    """Where its requests go since a registrar answered (``forced_to_su``), printed as
+    ``dst_IP``/``ip`` by ``reg_list``; tm's 408 (a faked reply) clears it."""
     request_sent: float = 0.0
     """When the REGISTER or un-REGISTER now in flight was sent."""
 
@@ -91,6 +101,28 @@ FAILED = frozenset(
 IN_FLIGHT = frozenset({REGISTERING, UNREGISTERING})
 TIMER_INTERVAL = 30
 REPLY_TIMEOUT = 5
+
+
+def registrar_ip(uri: str) -> str | None:
+    """The IP address of a registrar URI's host (``sip:127.0.0.1:5099`` -> 127.0.0.1), or
+    None for a host name (OpenSIPS prints the address DNS gave it; this model has no DNS)."""
+    host = uri.partition(":")[2].split(";", 1)[0].rpartition("@")[2]
+    if host.startswith("["):
+        host = host[1:].partition("]")[0]
+    elif host.count(":") == 1:
+        host = host.partition(":")[0]
+    try:
+        return str(ipaddress.ip_address(host))
+    except ValueError:
+        return None
+
+
+def _answered_from(raw: Mapping[str, Any], state: str) -> str | None:
+    """A scenario registrant's ``ip``: as given, else its registrar's when registered (a
+    registered one has had an answer)."""
+    if raw.get("ip"):
+        return str(raw["ip"])
+    return registrar_ip(str(raw["registrar"])) if state == REGISTERED else None
 
 
 class RegistrantState(StatePart):
@@ -134,11 +166,16 @@ class RegistrantState(StatePart):
                 self._reply(r, at)
 
     def _reply(self, r: Registrant, at: float) -> None:
-        """``reg_tm_cback``: a 200 from an answering registrar, else tm's 408."""
+        """``reg_tm_cback``: a 200 from an answering registrar, else tm's 408 (a faked
+        reply: where the registrar answered from is forgotten)."""
         if not r.answers:
+            r.ip = None
             r.state = "REGISTER_TIMEOUT_STATE"
             r.registration_t_out = at + r.expires - self.timer_interval
-        elif not r.enabled:
+            return
+        if r.ip is None:
+            r.ip = registrar_ip(r.registrar)
+        if not r.enabled:
             if r.state == REGISTERING:
                 self.send_unregister(r, at)
             else:
@@ -189,6 +226,7 @@ class RegistrantState(StatePart):
                     socket=None if raw.get("socket") is None else str(raw["socket"]),
                     answers=bool(raw.get("answers", False)),
                     request_sent=0.0 if sent_ago is None else now - float(sent_ago),
+                    ip=_answered_from(raw, state),
                 )
             )
 
@@ -217,6 +255,8 @@ class RegistrantState(StatePart):
                 item["socket"] = r.socket
             if r.answers:
                 item["answers"] = True
+            if r.ip is not None:
+                item["ip"] = r.ip
             out.append(item)
         section: dict[str, Any] = {"registrants": out}
         if self.timer_interval != TIMER_INTERVAL:

@@ -76,6 +76,14 @@ SERVE_OPTIONS: list[tuple[str, dict[str, Any]]] = [
     ),
     ("port", {"metavar": "PORT", "help": "HTTP: port to bind (default 8080; 0 picks one)"}),
     (
+        "tls_cert",
+        {
+            "metavar": "FILE",
+            "help": "HTTP: serve HTTPS with this PEM certificate (chain); needs --tls-key",
+        },
+    ),
+    ("tls_key", {"metavar": "FILE", "help": "HTTP: the private key of --tls-cert (PEM)"}),
+    (
         "tokens_file",
         {
             "metavar": "FILE",

@@ -16,6 +16,7 @@ from __future__ import annotations
 import ipaddress
 import os
 import re
+import ssl
 import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
@@ -94,6 +95,10 @@ class Settings:
     host: str = "127.0.0.1"
     port: int = 8080
     tokens_file: Path = field(default_factory=default_tokens_file)
+    tls_cert: Path | None = None
+    """HTTP: serve HTTPS with this PEM certificate (chain) and ``tls_key``; bearer tokens
+    then never cross the network in clear."""
+    tls_key: Path | None = None
     audit_log: Path = field(default_factory=default_audit_log)
     audit_max_bytes: int = 100 * 1024 * 1024
     audit_keep: int = 10
@@ -393,6 +398,8 @@ PARSERS: dict[str, Parser] = {
     "host": _host,
     "port": _port,
     "tokens_file": _path,
+    "tls_cert": _path,
+    "tls_key": _path,
     "audit_log": _path,
     "audit_max_bytes": _size,
     "audit_keep": _positive_int,
@@ -515,6 +522,18 @@ def _check_consistency(settings: Settings, chosen: Mapping[str, Any]) -> None:
                 f"must not exceed mi_total_timeout ({settings.mi_total_timeout} s), "
                 f"got {getattr(settings, name)} s",
             )
+    if (settings.tls_cert is None) != (settings.tls_key is None):
+        name = "tls_key" if settings.tls_key is None else "tls_cert"
+        raise SettingsError(name, "combined", "tls_cert and tls_key go together")
+    if settings.tls_cert is not None and settings.tls_key is not None:
+        try:
+            context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+            context.load_cert_chain(settings.tls_cert, settings.tls_key)
+        except (OSError, ValueError) as exc:  # ssl.SSLError is an OSError
+            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+            raise SettingsError(
+                "tls_cert", "combined", f"cannot load the certificate and its key: {reason}"
+            ) from None
     if (
         settings.transport == "http"
         and not is_loopback(settings.host)

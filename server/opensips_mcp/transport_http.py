@@ -125,6 +125,8 @@ def make_uvicorn(settings: Settings, app: ASGIApp) -> uvicorn.Server:
         log_level=settings.log_level.lower(),
         lifespan="on",
         server_header=False,
+        ssl_certfile=settings.tls_cert,
+        ssl_keyfile=settings.tls_key,
     )
     return uvicorn.Server(config)
 
@@ -137,5 +139,11 @@ async def serve_http(settings: Settings, tokens: TokenStore | None) -> None:
             "no bearer tokens configured: every HTTP caller on %s gets the role %s",
             settings.host,
             settings.effective_role,
+        )
+    elif settings.tls_cert is None and not is_loopback(settings.host):
+        logger.warning(
+            "serving plain HTTP on %s: bearer tokens cross the network in clear; give "
+            "--tls-cert and --tls-key, or put a TLS-terminating proxy in front",
+            settings.host,
         )
     await make_uvicorn(settings, app).serve()

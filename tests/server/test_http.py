@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import socket
+import ssl
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -12,6 +13,7 @@ from typing import Any
 import httpx
 import httpx2
 import pytest
+import trustme
 from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 
@@ -234,3 +236,54 @@ async def test_loopback_without_tokens_serves_every_caller_with_the_configured_r
     assert not write.is_error
     assert error_code(destroy) == "permission_denied"
     assert [r["principal"] for r in audit_records(settings.audit_log)] == ["local", "local"]
+
+
+async def test_https_serves_a_token_holder_and_refuses_plain_http(
+    fake_mi: FakeMI, tmp_path: Path
+) -> None:
+    authority = trustme.CA()
+    leaf = authority.issue_cert("127.0.0.1")
+    leaf.cert_chain_pems[0].write_to_path(str(tmp_path / "cert.pem"))
+    leaf.private_key_pem.write_to_path(str(tmp_path / "key.pem"))
+    tokens_file = tmp_path / "tokens.toml"
+    token = add_token(tokens_file, "noc", Role.VIEWER)
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(16)
+    port = sock.getsockname()[1]
+    settings = Settings(
+        transport="http",
+        port=port,
+        mi_url=fake_mi.url,
+        tokens_file=tokens_file,
+        tls_cert=tmp_path / "cert.pem",
+        tls_key=tmp_path / "key.pem",
+        audit_log=tmp_path / "audit.jsonl",
+        log_level="WARNING",
+        **FAST_MI,  # type: ignore[arg-type]
+    )
+    app, _ = build_http_app(settings, TokenStore(load_tokens(tokens_file)))
+    server = make_uvicorn(settings, app)
+    task = asyncio.create_task(server.serve(sockets=[sock]))
+    trusting = ssl.create_default_context()
+    authority.configure_trust(trusting)
+    try:
+        http = httpx2.AsyncClient(
+            headers={"Authorization": f"Bearer {token}"}, timeout=20, verify=trusting
+        )
+        url = f"https://127.0.0.1:{port}/mcp"
+        async with (
+            asyncio.timeout(20),
+            http,
+            Client(streamable_http_client(url, http_client=http)) as c,
+        ):
+            result = await c.call_tool("mi_execute", {"command": "uptime"})
+        async with httpx.AsyncClient(timeout=10) as plain:
+            with pytest.raises(httpx.HTTPError):  # TLS only: plain HTTP is not answered
+                await plain.post(f"http://127.0.0.1:{port}/mcp", json=INIT, headers=HEADERS)
+    finally:
+        server.should_exit = True
+        await asyncio.wait_for(task, timeout=10)
+        sock.close()
+    assert error_code(result) is None
+    assert fake_mi.count("uptime") == 1

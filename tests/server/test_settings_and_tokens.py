@@ -7,6 +7,7 @@ from pathlib import Path
 
 import certifi
 import pytest
+import trustme
 
 from opensips_mcp.catalog import AccessLevel
 from opensips_mcp.confirm import ConfirmPolicy
@@ -148,11 +149,48 @@ SAMPLES = {
 }
 
 
+@pytest.fixture(scope="module")
+def tls_pair(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """An HTTPS certificate and its key, as files."""
+    folder = tmp_path_factory.mktemp("tls")
+    leaf = trustme.CA().issue_cert("127.0.0.1")
+    leaf.cert_chain_pems[0].write_to_path(str(folder / "cert.pem"))
+    leaf.private_key_pem.write_to_path(str(folder / "key.pem"))
+    return {"tls_cert": folder / "cert.pem", "tls_key": folder / "key.pem"}
+
+
 @pytest.mark.parametrize("name", sorted(PARSERS))
-def test_every_setting_can_come_from_its_environment_variable(name: str) -> None:
+def test_every_setting_can_come_from_its_environment_variable(
+    name: str, tls_pair: dict[str, Path]
+) -> None:
+    if name in tls_pair:  # the two go together: each given by its variable
+        env = {f"OPENSIPS_MCP_{n.upper()}": str(path) for n, path in tls_pair.items()}
+        assert getattr(load_settings({}, env=env), name) == tls_pair[name]
+        return
     raw, expected = SAMPLES[name]
     settings = load_settings({}, env={f"OPENSIPS_MCP_{name.upper()}": raw})
     assert getattr(settings, name) == expected
+
+
+@pytest.mark.parametrize(
+    ("given", "named"), [(("tls_cert",), "tls_key"), (("tls_key",), "tls_cert")]
+)
+def test_an_https_certificate_needs_its_key_and_the_reverse(
+    given: tuple[str, ...], named: str, tls_pair: dict[str, Path]
+) -> None:
+    with pytest.raises(SettingsError) as caught:
+        load_settings({n: str(tls_pair[n]) for n in given}, env={})
+    assert caught.value.name == named
+
+
+def test_an_https_certificate_that_does_not_load_fails_at_start(
+    tls_pair: dict[str, Path], tmp_path: Path
+) -> None:
+    other_key = tmp_path / "other.pem"
+    trustme.CA().issue_cert("127.0.0.1").private_key_pem.write_to_path(str(other_key))
+    with pytest.raises(SettingsError) as caught:
+        load_settings({"tls_cert": str(tls_pair["tls_cert"]), "tls_key": str(other_key)}, {})
+    assert caught.value.name == "tls_cert"
 
 
 @pytest.mark.parametrize(

@@ -425,7 +425,7 @@ def _configure_logging(level: str) -> None:
 
 
 def _serve(args: argparse.Namespace) -> int:
-    settings = _settings(args, [name for name, _ in SERVE_OPTIONS])
+    settings = _settings(args, [*(name for name, _ in SERVE_OPTIONS), "instances"])
     _configure_logging(settings.log_level)
     try:
         AuditLog.for_settings(settings).prepare()

@@ -95,3 +95,30 @@ async def test_stdout_carries_only_protocol_messages_even_with_debug_logs(
     assert all(json.loads(line) for line in rest.splitlines())
     assert [r.get("id") for r in replies] == [1, 2]
     assert b"DEBUG" in err
+
+
+async def test_instances_given_with_instance_on_the_command_line_are_served(
+    fake_mi: FakeMI, tmp_path: Path
+) -> None:
+    # `serve --instance NAME=URL` (README "Fleets") was parsed and then dropped: the
+    # server ran one instance at the default URL
+    params = StdioServerParameters(
+        command=SCRIPT,
+        args=[
+            "serve",
+            "--instance",
+            f"edge-1={fake_mi.url}",
+            "--instance",
+            "edge-2=http://127.0.0.1:9/mi",
+            "--audit-log",
+            str(tmp_path / "audit.jsonl"),
+        ],
+    )
+    async with asyncio.timeout(30), Client(params) as client:
+        names = {t.name for t in (await client.list_tools()).tools}
+        health = await client.call_tool("opensips_health", {"instance": "edge-1"})
+    assert "fleet_status" in names
+    assert health.structured_content is not None
+    assert health.structured_content["mi_url"] == fake_mi.url
+    assert health.structured_content["reachable"] is True
+    assert [r["instance"] for r in audit_records(tmp_path / "audit.jsonl")] == ["edge-1"]

@@ -424,8 +424,14 @@ def _configure_logging(level: str) -> None:
     root.setLevel(level)
 
 
+def serve_settings(args: argparse.Namespace) -> Settings:
+    """The settings of ``serve`` from its parsed command line (every option, ``--instance``
+    included), the environment and the ``--config`` file. Raises :class:`CLIError`."""
+    return _settings(args, [*(name for name, _ in SERVE_OPTIONS), "instances"])
+
+
 def _serve(args: argparse.Namespace) -> int:
-    settings = _settings(args, [*(name for name, _ in SERVE_OPTIONS), "instances"])
+    settings = serve_settings(args)
     _configure_logging(settings.log_level)
     try:
         AuditLog.for_settings(settings).prepare()

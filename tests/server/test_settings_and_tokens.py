@@ -10,6 +10,7 @@ import pytest
 import trustme
 
 from opensips_mcp.catalog import AccessLevel
+from opensips_mcp.cli import build_parser, serve_settings
 from opensips_mcp.confirm import ConfirmPolicy
 from opensips_mcp.gate import Principal, Role, decide
 from opensips_mcp.instances import InstanceConfig
@@ -169,6 +170,26 @@ def test_every_setting_can_come_from_its_environment_variable(
         return
     raw, expected = SAMPLES[name]
     settings = load_settings({}, env={f"OPENSIPS_MCP_{name.upper()}": raw})
+    assert getattr(settings, name) == expected
+
+
+@pytest.mark.parametrize("name", sorted(PARSERS))
+def test_every_setting_given_on_the_serve_command_line_reaches_the_settings(
+    name: str, tls_pair: dict[str, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for variable in [v for v in os.environ if v.startswith("OPENSIPS_MCP_")]:
+        monkeypatch.delenv(variable)
+    option = "--instance" if name == "instances" else "--" + name.replace("_", "-")
+    if name in tls_pair:
+        argv = ["serve", "--tls-cert", str(tls_pair["tls_cert"])]
+        argv += ["--tls-key", str(tls_pair["tls_key"])]
+        expected: object = tls_pair[name]
+    elif name == "read_only":  # a flag
+        argv, expected = ["serve", option], True
+    else:
+        raw, expected = SAMPLES[name]
+        argv = ["serve", option, raw]
+    settings = serve_settings(build_parser().parse_args(argv))
     assert getattr(settings, name) == expected
 
 

@@ -12,7 +12,6 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 import anyio
-from mcp.server.stdio import stdio_server
 
 from opensips_mcp import __version__
 from opensips_mcp.audit import AuditError, AuditLog, format_record, read_records, verify_trail
@@ -477,6 +476,8 @@ async def _serve_stdio(server: OpenSIPSMCP) -> None:
     session as a closed stdin does: each call in flight stores its ``call`` record (a sent
     write: outcome unknown), the MI clients close, and the process exits with status 0.
     """
+    from mcp.server.stdio import stdio_server
+
     lowlevel = server._lowlevel_server  # MCPServer.run_stdio_async, split to stop on a signal
     session = anyio.CancelScope()
     stopped = False

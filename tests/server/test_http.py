@@ -53,10 +53,7 @@ async def http_server(fake_mi: FakeMI, tmp_path: Path) -> AsyncIterator[Running]
     tokens = {role.value: add_token(tokens_file, f"{role.value}-1", role) for role in Role}
     # a viewer token with its own rate limit: one call, then (practically) no refill
     tokens["bot"] = add_token(tokens_file, "bot", Role.VIEWER, mi_rate=0.001, mi_rate_burst=1)
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.bind(("127.0.0.1", 0))
-    sock.listen(64)
-    port = sock.getsockname()[1]
+    sock, port = listening_socket()
     settings = Settings(
         transport="http",
         host="127.0.0.1",
@@ -78,6 +75,16 @@ async def http_server(fake_mi: FakeMI, tmp_path: Path) -> AsyncIterator[Running]
         server.should_exit = True
         await asyncio.wait_for(task, timeout=10)
         sock.close()
+
+
+def listening_socket() -> tuple[socket.socket, int]:
+    """A listening TCP socket on 127.0.0.1 (IPPROTO_TCP, so that asyncio sets TCP_NODELAY
+    on what it accepts: benchmarks/README.md), and its port."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(64)
+    port: int = sock.getsockname()[1]
+    return sock, port
 
 
 def mcp_client(url: str, token: str) -> Client:
@@ -205,10 +212,7 @@ def test_refuses_to_start_on_a_public_address_without_tokens(tmp_path: Path) -> 
 async def test_loopback_without_tokens_serves_every_caller_with_the_configured_role(
     fake_mi: FakeMI, tmp_path: Path
 ) -> None:
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.bind(("127.0.0.1", 0))
-    sock.listen(16)
-    port = sock.getsockname()[1]
+    sock, port = listening_socket()
     settings = Settings(
         transport="http",
         port=port,
@@ -247,10 +251,7 @@ async def test_https_serves_a_token_holder_and_refuses_plain_http(
     leaf.private_key_pem.write_to_path(str(tmp_path / "key.pem"))
     tokens_file = tmp_path / "tokens.toml"
     token = add_token(tokens_file, "noc", Role.VIEWER)
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-    sock.bind(("127.0.0.1", 0))
-    sock.listen(16)
-    port = sock.getsockname()[1]
+    sock, port = listening_socket()
     settings = Settings(
         transport="http",
         port=port,

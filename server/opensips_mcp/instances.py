@@ -103,9 +103,14 @@ def check_ca_file(value: Any) -> str:
     try:
         ssl.create_default_context(cafile=path)
     except (OSError, ValueError) as exc:  # ssl.SSLError is an OSError
-        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
-        raise ValueError(f"cannot load CA certificates from {path!r}: {reason}") from None
+        raise ValueError(f"cannot load CA certificates from {path!r}: {pem_error(exc)}") from None
     return path
+
+
+def pem_error(exc: OSError | ValueError) -> str:
+    """Why a PEM file did not load: the system's error ("No such file or directory") or,
+    for a file that is there, OpenSSL's."""
+    return exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
 
 
 def check_version(value: Any) -> str | None:

@@ -32,6 +32,7 @@ from opensips_mcp.instances import (
     check_ca_file,
     check_name,
     parse_instances,
+    pem_error,
     resolve_fleet,
 )
 from opensips_mcp.mi.fifo import reply_dir_of
@@ -530,9 +531,10 @@ def _check_consistency(settings: Settings, chosen: Mapping[str, Any]) -> None:
             context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
             context.load_cert_chain(settings.tls_cert, settings.tls_key)
         except (OSError, ValueError) as exc:  # ssl.SSLError is an OSError
-            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
             raise SettingsError(
-                "tls_cert", "combined", f"cannot load the certificate and its key: {reason}"
+                "tls_cert",
+                "combined",
+                f"cannot load the certificate and its key: {pem_error(exc)}",
             ) from None
     if (
         settings.transport == "http"

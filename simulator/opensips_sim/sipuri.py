@@ -63,3 +63,16 @@ def _sip_rest(rest: str) -> bool:
     if port is not None and port != "":
         return port.isdigit() and int(port) <= _MAX_PORT
     return True
+
+
+def host_port(uri: str) -> str | None:
+    """``host:port`` of a ``sip:``/``sips:`` URI (port 5060 when absent), None when it has
+    no host. An IPv6 host keeps its brackets."""
+    scheme, sep, rest = uri.partition(":")
+    if not sep or scheme.lower() not in ("sip", "sips"):
+        return None
+    rest = rest.split(";", 1)[0].split("?", 1)[0].rpartition("@")[2]
+    host, _, port = rest.rpartition(":") if rest.count(":") == 1 else (rest, "", "")
+    if not host or (port and not port.isdigit()):
+        return None
+    return f"{host}:{port or 5060}"

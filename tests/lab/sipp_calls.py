@@ -77,7 +77,7 @@ class TempCalls:
             "-cp", str(8899 + self.offset), "-mp", str(16040 + self.offset), "-timeout", "120",
         ]  # fmt: skip
         self.procs.append(self._spawn(uas))
-        if not await _until(lambda: _udp_bound(uas_port), 10.0):
+        if not await until(lambda: _udp_bound(uas_port), 10.0):
             raise AssertionError(f"the SIPp UAS did not bind udp {uas_port}")
         self.procs.append(self._spawn(uac))
         return self
@@ -139,7 +139,9 @@ class TempCalls:
         await call(self.server, "registration_remove", {"aor": aor(self.callee)})
 
 
-async def _until(predicate: Any, timeout: float, step: float = 0.2) -> bool:
+async def until(predicate: Any, timeout: float, step: float = 0.2) -> bool:
+    """Whether ``predicate()`` held within ``timeout`` seconds, asked every ``step``: for
+    processes outside the test (SIPp, a second OpenSIPS) that signal no readiness."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if predicate():

@@ -2,8 +2,8 @@
 
 The lab's own httpd serves plain HTTP, so this starts a second, small OpenSIPS from the
 lab's build (found through ``LAB_RUN_DIR``'s ``opensips.cfg``) with only httpd and mi_http,
-on free loopback ports, and stops it by its PID. Measured on 3.6.8: with the CA given the
-tools answer; without it the certificate is refused before anything is sent; an
+on free loopback ports, one per test, and stops it by its PID. Measured on 3.6.8: with the
+CA given the tools answer; without it the certificate is refused before anything is sent; an
 ``http://`` URL at the TLS port is reset by httpd.
 """
 
@@ -16,8 +16,7 @@ import signal
 import socket
 import ssl
 import subprocess
-import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -27,6 +26,7 @@ from opensips_mcp.confirm import ConfirmPolicy
 from opensips_mcp.gate import Role
 from opensips_mcp.server import build_server
 from opensips_mcp.settings import Settings
+from tests.lab.sipp_calls import until
 from tests.toolsets.helpers import call, error_code
 
 RUN_DIR = os.environ.get("LAB_RUN_DIR", "")
@@ -73,8 +73,8 @@ def authority() -> trustme.CA:
     return trustme.CA()
 
 
-@pytest.fixture(scope="module")
-def tls_opensips(authority: trustme.CA, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+@pytest.fixture
+async def tls_opensips(authority: trustme.CA, tmp_path: Path) -> AsyncIterator[str]:
     """The https:// MI URL of a small OpenSIPS serving mi_http over TLS."""
     cfg = Path(RUN_DIR) / "opensips.cfg"
     if not RUN_DIR or not cfg.is_file():
@@ -84,7 +84,8 @@ def tls_opensips(authority: trustme.CA, tmp_path_factory: pytest.TempPathFactory
     mpath = found.group(1)
     binary = Path(mpath).parents[2] / "sbin" / "opensips"
     assert binary.is_file(), binary
-    run = tmp_path_factory.mktemp("https-lab")
+    run = tmp_path / "https-lab"
+    run.mkdir()
     leaf = authority.issue_cert("127.0.0.1")
     leaf.cert_chain_pems[0].write_to_path(str(run / "cert.pem"))
     leaf.private_key_pem.write_to_path(str(run / "key.pem"))
@@ -98,29 +99,28 @@ def tls_opensips(authority: trustme.CA, tmp_path_factory: pytest.TempPathFactory
     )
     (run / "opensips.cfg").write_text(text)
     with (run / "opensips.log").open("wb") as log:
-        proc = subprocess.Popen(
-            [str(binary), "-F", "-f", str(run / "opensips.cfg"), "-m", "64", "-M", "8"],
+        proc = await asyncio.create_subprocess_exec(
+            str(binary),
+            *("-F", "-f", str(run / "opensips.cfg"), "-m", "64", "-M", "8"),
             stdin=subprocess.DEVNULL,
             stdout=log,
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
     try:
-        client = ssl.create_default_context(cafile=None)
+        client = ssl.create_default_context()
         authority.configure_trust(client)
-        deadline = time.monotonic() + 20
-        while not _serves_tls(http_port, client):
-            assert proc.poll() is None, (run / "opensips.log").read_text()[-2000:]
-            assert time.monotonic() < deadline, "OpenSIPS did not serve TLS within 20 s"
-            time.sleep(0.1)
+        # httpd logs nothing when it listens: its port is asked until it does TLS
+        up = await until(lambda: proc.returncode is None and _serves_tls(http_port, client), 20)
+        assert up, (run / "opensips.log").read_text()[-2000:]
         yield f"https://127.0.0.1:{http_port}/mi"
     finally:
         proc.send_signal(signal.SIGTERM)
         try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
+            await asyncio.wait_for(proc.wait(), 15)
+        except TimeoutError:
             proc.kill()
-            proc.wait(timeout=15)
+            await asyncio.wait_for(proc.wait(), 15)
 
 
 def _settings(url: str, tmp_path: Path, ca_file: str | None) -> Settings:

@@ -22,6 +22,7 @@ from typing import Any
 from ..errors import SERVER_ERROR, MIError, invalid_params
 from ..params import Params
 from ..registry import CallContext, command
+from ..sipuri import host_port
 from ..state.uac_registrant import (
     NOT_REGISTERED,
     REGISTERED,
@@ -43,18 +44,6 @@ def _find(ctx: CallContext, params: Params) -> Registrant:
     if found is None:
         raise NO_SUCH
     return found
-
-
-def _hostport(uri: str) -> str | None:
-    """``host:port`` of a SIP URI (port 5060 when absent), None when it is none."""
-    scheme, sep, rest = uri.partition(":")
-    if not sep or scheme.lower() not in ("sip", "sips"):
-        return None
-    rest = rest.split(";", 1)[0].split("?", 1)[0].rpartition("@")[2]
-    host, _, port = rest.rpartition(":") if rest.count(":") == 1 else (rest, "", "")
-    if not host or (port and not port.isdigit()):
-        return None
-    return f"{host}:{port or 5060}"
 
 
 def record_view(r: Registrant) -> dict[str, Any]:
@@ -114,7 +103,7 @@ def reg_enable(ctx: CallContext, params: Params) -> Any:
     if not r.enabled:
         if r.state == NOT_REGISTERED:
             ctx.world.get(RegistrantState).send_register(r, ctx.world.clock.now())
-            hostport = _hostport(r.contact)
+            hostport = host_port(r.contact)
             r.socket = None if hostport is None else f"udp:{hostport}"
         r.enabled = True
     return "OK"
@@ -160,8 +149,8 @@ def upsert(ctx: CallContext, params: Params) -> Any:
     forced, shtag = params.text("forced_socket"), params.text("cluster_shtag")
     third = params.text("third_party_registrant")
     if (
-        any(_hostport(u) is None for u in (aor, contact, registrar))
-        or (third and _hostport(third) is None)
+        any(host_port(u) is None for u in (aor, contact, registrar))
+        or (third and host_port(third) is None)
         or expiry <= ctx.world.get(RegistrantState).timer_interval
         or forced  # a socket the simulator does not listen on
         or (shtag and "/" not in shtag)

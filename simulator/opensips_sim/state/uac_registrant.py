@@ -40,6 +40,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from ..sipuri import host_port
 from ..world import StatePart
 
 NOT_REGISTERED = "NOT_REGISTERED_STATE"
@@ -106,11 +107,10 @@ REPLY_TIMEOUT = 5
 def registrar_ip(uri: str) -> str | None:
     """The IP address of a registrar URI's host (``sip:127.0.0.1:5099`` -> 127.0.0.1), or
     None for a host name (OpenSIPS prints the address DNS gave it; this model has no DNS)."""
-    host = uri.partition(":")[2].split(";", 1)[0].rpartition("@")[2]
-    if host.startswith("["):
-        host = host[1:].partition("]")[0]
-    elif host.count(":") == 1:
-        host = host.partition(":")[0]
+    where = host_port(uri)
+    if where is None:
+        return None
+    host = where[1:].partition("]")[0] if where.startswith("[") else where.rpartition(":")[0]
     try:
         return str(ipaddress.ip_address(host))
     except ValueError:
